@@ -1,0 +1,42 @@
+# Two entry points: `make lab` and `make test`. Both create .venv and install the project
+# (again only when pyproject.toml changes) and prepare the embedded sample dataset.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed-stamp
+PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+.PHONY: lab test lint data notebooks bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
+		f"d2lseg needs Python 3.11 (d2l==1.0.3 pins numpy 1.23.5), found {sys.version.split()[0]} at {sys.executable}; run make PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+data: $(INSTALLED)
+	$(BIN)/python -m d2lseg.data
+
+lab: data
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check d2lseg tests benchmarks notebooks
+
+test: data lint
+	$(BIN)/python -m pytest tests notebooks $(PYTEST_NBVAL)
+
+# Re-execute every notebook in place (after changing one), then `make test`.
+notebooks: data
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+
+bench: data
+	$(BIN)/python benchmarks/voc_dataset.py
+	$(BIN)/python benchmarks/fcn_recipes.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,32 @@
+"""d2lseg: semantic segmentation with fully convolutional networks, after D2L."""
+
+from .data import download_voc, resolve_voc_dir
+from .display import show_source
+from .sample import make_sample_voc
+from .voc import (
+    VOC_CLASSES,
+    VOC_COLORMAP,
+    VOID_LABEL,
+    VOCSegDataset,
+    load_data_voc,
+    read_voc_images,
+    voc_colormap2label,
+    voc_label_indices,
+    voc_rand_crop,
+)
+
+__all__ = [
+    "VOC_CLASSES",
+    "VOC_COLORMAP",
+    "VOID_LABEL",
+    "VOCSegDataset",
+    "download_voc",
+    "load_data_voc",
+    "make_sample_voc",
+    "read_voc_images",
+    "resolve_voc_dir",
+    "show_source",
+    "voc_colormap2label",
+    "voc_label_indices",
+    "voc_rand_crop",
+]
