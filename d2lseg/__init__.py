@@ -3,6 +3,7 @@
 from .data import download_voc, resolve_voc_dir
 from .display import show_source
 from .sample import make_sample_voc
+from .upsample import bilinear_kernel, bilinear_upsampler
 from .voc import (
     VOC_CLASSES,
     VOC_COLORMAP,
@@ -20,6 +21,8 @@ __all__ = [
     "VOC_COLORMAP",
     "VOID_LABEL",
     "VOCSegDataset",
+    "bilinear_kernel",
+    "bilinear_upsampler",
     "download_voc",
     "load_data_voc",
     "make_sample_voc",
