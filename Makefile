@@ -19,7 +19,7 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	touch $@
 
 data: $(INSTALLED)
-	$(BIN)/python -m d2lseg.data
+	$(BIN)/python -m d2lseg
 
 lab: data
 	$(BIN)/jupyter lab notebooks/

@@ -1,10 +1,9 @@
 """Where the VOC data comes from: the real VOC2012 when present, else the embedded sample.
 
-`python -m d2lseg.data` prepares the data (the sample, generated once) and says which is used;
-`python -m d2lseg.data --download` fetches and extracts the real VOC2012 (2 GB).
+`python -m d2lseg` prepares the data (the sample, generated once) and says which is used;
+`python -m d2lseg --download` fetches and extracts the real VOC2012 (2 GB) first.
 """
 
-import argparse
 import hashlib
 import os
 import tarfile
@@ -138,18 +137,3 @@ def download_voc(data_dir=DATA_DIR, url=VOC_URL, sha1=VOC_SHA1):
         voc_dir.parent.mkdir(parents=True, exist_ok=True)
         os.replace(extracted, voc_dir)
     return voc_dir
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--download", action="store_true", help="download the real VOC2012 (2 GB) into data/"
-    )
-    args = parser.parse_args(argv)
-    if args.download:
-        download_voc()
-    resolve_voc_dir()
-
-
-if __name__ == "__main__":
-    main()

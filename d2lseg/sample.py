@@ -1,12 +1,15 @@
 """An embedded VOC2012-format dataset, generated on demand, so the course runs offline.
 
-Each image shows one to four objects on a textured background. An object class is a pair
-(shape, texture), and classes come in pairs that share one colour distribution, so colour
-alone cannot tell them apart: a network has to look at texture and shape, as on real photos.
+Each image shows one to four objects on a textured background. The 20 object classes come
+in 10 pairs; the two classes of a pair share one colour distribution and differ in shape and
+texture (one plain, one patterned with stripes, checks or dots). The light pixels of the
+patterned class look like those of the plain one, so the colour of a pixel does not tell its
+class: a network has to look at its neighbourhood, as on real photos.
 Labels are palette PNGs with VOC's palette and a void (255) band along every object boundary.
 """
 
 import colorsys
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,15 +20,20 @@ from PIL import Image, ImageFilter
 from .voc import VOC_CLASSES, VOID_LABEL, voc_palette
 
 SHAPES = ("ellipse", "box", "triangle", "ring", "cross")
-TEXTURES = ("plain", "stripes", "checker", "dots")
-NUM_OBJECT_CLASSES = len(VOC_CLASSES) - 1  # 20 = len(SHAPES) * len(TEXTURES)
+PATTERNS = ("stripes", "checker", "dots")
+NUM_OBJECT_CLASSES = len(VOC_CLASSES) - 1  # 20: 10 colour groups x (plain, patterned)
+NUM_GROUPS = NUM_OBJECT_CLASSES // 2
+MARKER = "d2lseg-sample.json"  # in the VOC dir: tells the sample from the real VOC2012
 
 
 def class_appearance(cls):
-    """(shape, texture, colour group) of object class `cls` in 1..20; classes `cls` and
-    `cls + 10` share a colour group but differ in both shape and texture."""
-    shape, texture = divmod(cls - 1, len(TEXTURES))
-    return SHAPES[shape], TEXTURES[texture], (cls - 1) % 10
+    """(shape, texture, colour group) of object class `cls` in 1..20. Classes `cls` and
+    `cls + 10` share a colour group; the first is plain, the second patterned and of
+    another shape."""
+    group, patterned = (cls - 1) % NUM_GROUPS, cls > NUM_GROUPS
+    if patterned:
+        return SHAPES[(group + 2) % len(SHAPES)], PATTERNS[group % len(PATTERNS)], group
+    return SHAPES[group % len(SHAPES)], "plain", group
 
 
 def _shape_mask(shape, x, y):
@@ -116,7 +124,9 @@ def _draw_object(rng, img, label, cls):
     u = dx * np.cos(tex_angle) + dy * np.sin(tex_angle)
     v = -dx * np.sin(tex_angle) + dy * np.cos(tex_angle)
     dark = _texture_mask(texture, u, v, period=rng.uniform(0.07, 0.11) * radius + 6)
-    light = _hsv(group / 10 + rng.uniform(-0.03, 0.03), rng.uniform(0.5, 0.9), rng.uniform(0.6, 1))
+    light = _hsv(
+        group / NUM_GROUPS + rng.uniform(-0.03, 0.03), rng.uniform(0.5, 0.9), rng.uniform(0.6, 1)
+    )
     colour = np.where(dark[..., None], light * rng.uniform(0.4, 0.6), light)
     shading = 1 + 0.25 * (x * rng.uniform(-1, 1) + y * rng.uniform(-1, 1))
     region = img[y0:y1, x0:x1]
@@ -197,6 +207,13 @@ def make_sample_voc(root, num_train=300, num_val=60, seed=0):
             (tmp_voc / "ImageSets" / "Segmentation" / f"{split}.txt").write_text(
                 "\n".join(names) + "\n"
             )
+        settings = {"num_train": num_train, "num_val": num_val, "seed": seed}
+        (tmp_voc / MARKER).write_text(json.dumps(settings) + "\n")
         voc_dir.parent.mkdir(exist_ok=True)
         os.replace(tmp_voc, voc_dir)
     return voc_dir
+
+
+def is_sample_voc(voc_dir):
+    """Whether `voc_dir` holds a sample made by `make_sample_voc` (not the real VOC2012)."""
+    return (Path(voc_dir) / MARKER).is_file()

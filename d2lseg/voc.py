@@ -117,9 +117,17 @@ def voc_colormap2label():
 
 
 def voc_label_indices(colormap, colormap2label):
-    """Map a 3xHxW uint8 colour label to an HxW uint8 map of class indices (VOID_LABEL = 255)."""
-    rgb = colormap.to(torch.int32)
-    return colormap2label[(rgb[0] * 256 + rgb[1]) * 256 + rgb[2]]
+    """Map a 3xHxW uint8 colour label to an HxW uint8 map of class indices (VOID_LABEL = 255).
+
+    Packs the colours in place in NumPy and gathers there: many times faster than the
+    book's version, which builds several int64 temporaries."""
+    rgb = colormap.numpy()
+    index = rgb[0].astype(np.int32)
+    index <<= 8
+    index |= rgb[1]
+    index <<= 8
+    index |= rgb[2]
+    return torch.from_numpy(colormap2label.numpy()[index])
 
 
 def _check_crop(image_shape, height, width):

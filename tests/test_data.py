@@ -84,10 +84,14 @@ def _link(name, target, kind=tarfile.SYMTYPE):
 
 
 def _fake_voc_tar(path):
-    path.write_bytes(_tar_bytes([
-        _file("VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt", b"a\n"),
-        _file("VOCdevkit/VOC2012/JPEGImages/a.jpg"),
-    ]))  # fmt: skip
+    path.write_bytes(
+        _tar_bytes(
+            [
+                _file("VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt", b"a\n"),
+                _file("VOCdevkit/VOC2012/JPEGImages/a.jpg"),
+            ]
+        )
+    )
     return hashlib.sha1(path.read_bytes()).hexdigest()
 
 

@@ -1,0 +1,87 @@
+"""The embedded sample: format, content and determinism."""
+
+import filecmp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import d2lseg
+from d2lseg import sample
+from d2lseg.voc import voc_palette
+
+
+def _names(voc_dir, split):
+    return (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").read_text().split()
+
+
+def test_voc2012_layout(voc_dir):
+    assert voc_dir.parts[-2:] == ("VOCdevkit", "VOC2012")
+    for split in ("train", "val"):
+        names = _names(voc_dir, split)
+        assert len(names) == 20
+        for name in names:
+            assert (voc_dir / "JPEGImages" / f"{name}.jpg").is_file()
+            assert (voc_dir / "SegmentationClass" / f"{name}.png").is_file()
+    assert sample.is_sample_voc(voc_dir)
+
+
+def test_labels_are_palette_pngs_with_void_borders(voc_dir):
+    void_widths = []
+    for name in _names(voc_dir, "train"):
+        with Image.open(voc_dir / "SegmentationClass" / f"{name}.png") as png:
+            assert png.mode == "P" and png.getpalette() == voc_palette()
+            label = np.array(png)
+        with Image.open(voc_dir / "JPEGImages" / f"{name}.jpg") as jpg:
+            assert jpg.size == png.size and jpg.mode == "RGB"
+            assert all(300 <= side <= 500 for side in jpg.size)
+        assert set(np.unique(label)) <= set(range(21)) | {255}
+        # Along a row, every run of void pixels between two classes is about 5 px wide.
+        for row in label[::25]:
+            change = np.flatnonzero(np.diff((row == 255).astype(int)))
+            void_widths += [
+                b - a for a, b in zip(change[::2], change[1::2], strict=False) if row[a] != 255
+            ]
+    assert 4.5 <= np.median(void_widths) <= 7
+
+
+def test_every_class_in_both_splits(voc_dir):
+    for split in ("train", "val"):
+        seen = set()
+        for name in _names(voc_dir, split):
+            seen |= set(
+                np.unique(np.array(Image.open(voc_dir / "SegmentationClass" / f"{name}.png")))
+            )
+        assert set(range(21)) <= seen, split
+
+
+def test_paired_classes_share_colours_but_not_shape_or_texture():
+    for cls in range(1, 11):
+        shape_a, texture_a, group_a = sample.class_appearance(cls)
+        shape_b, texture_b, group_b = sample.class_appearance(cls + 10)
+        assert group_a == group_b and shape_a != shape_b and texture_a != texture_b
+    looks = {sample.class_appearance(cls) for cls in range(1, 21)}
+    assert len(looks) == 20
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    a = d2lseg.make_sample_voc(tmp_path / "a", num_train=20, num_val=20, seed=7)
+    b = d2lseg.make_sample_voc(tmp_path / "b", num_train=20, num_val=20, seed=7)
+    c = d2lseg.make_sample_voc(tmp_path / "c", num_train=20, num_val=20, seed=8)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert len(files) == 2 * 40 + 3
+    match, mismatch, errors = filecmp.cmpfiles(a, b, files, shallow=False)
+    assert len(match) == len(files) and not mismatch and not errors
+    _, mismatch, _ = filecmp.cmpfiles(a, c, files, shallow=False)
+    assert len(mismatch) >= 80
+
+
+def test_existing_tree_is_not_overwritten(voc_dir):
+    with pytest.raises(FileExistsError, match="already exists"):
+        d2lseg.make_sample_voc(voc_dir.parent.parent)
+
+
+def test_too_few_images_for_every_class(tmp_path):
+    with pytest.raises(ValueError, match="num_val must be at least 20"):
+        d2lseg.make_sample_voc(tmp_path, num_train=20, num_val=5)
+    assert not (tmp_path / "VOCdevkit").exists()
