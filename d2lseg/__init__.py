@@ -2,7 +2,11 @@
 
 from .data import download_voc, resolve_voc_dir
 from .display import show_source
+from .metrics import confusion_matrix, segmentation_scores
+from .model import fcn_resnet18
+from .predict import label2image, overlay, predict, predict_whole_image
 from .sample import make_sample_voc
+from .train import evaluate, load_checkpoint, set_seed, train_fcn, try_all_devices
 from .transposed import corr2d, kernel2matrix, trans_conv, trans_conv_multi
 from .upsample import bilinear_kernel, bilinear_upsampler
 from .voc import (
@@ -24,16 +28,28 @@ __all__ = [
     "VOCSegDataset",
     "bilinear_kernel",
     "bilinear_upsampler",
+    "confusion_matrix",
     "corr2d",
     "download_voc",
+    "evaluate",
+    "fcn_resnet18",
     "kernel2matrix",
+    "label2image",
+    "load_checkpoint",
     "load_data_voc",
     "make_sample_voc",
+    "overlay",
+    "predict",
+    "predict_whole_image",
     "read_voc_images",
     "resolve_voc_dir",
+    "segmentation_scores",
+    "set_seed",
     "show_source",
+    "train_fcn",
     "trans_conv",
     "trans_conv_multi",
+    "try_all_devices",
     "voc_colormap2label",
     "voc_label_indices",
     "voc_rand_crop",

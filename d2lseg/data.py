@@ -21,6 +21,7 @@ REAL_VOC_DIR = DATA_DIR / "VOCdevkit" / "VOC2012"
 # Bump the suffix whenever the generator's output changes, so old copies are not reused.
 SAMPLE_ROOT = DATA_DIR / "sample-v1"
 VOC_DIR_ENV = "D2LSEG_VOC_DIR"
+FCN_CHECKPOINT = DATA_DIR / "fcn_resnet18.pt"  # written by notebook 05, read by notebook 06
 
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"

@@ -190,12 +190,13 @@ class VOCSegDataset(torch.utils.data.Dataset):
 
 
 def default_num_workers():
-    """DataLoader workers that are safe everywhere: none on Windows and macOS, where worker
-    processes are spawned (slow to start, fragile in notebooks); else up to 4, leaving a core
-    for training. Items are cheap (a crop and a normalisation), so few workers suffice."""
+    """DataLoader workers that are safe and useful everywhere: none on Windows and macOS,
+    where workers are spawned processes (slow to start, fragile in notebooks); elsewhere one
+    per core beyond the two that training itself keeps busy, at most 4. Items are cheap (a
+    crop and a normalisation), so a worker only helps when it has a core of its own."""
     if sys.platform in ("win32", "darwin"):
         return 0
-    return min(4, (os.cpu_count() or 1) - 1)
+    return min(4, max(0, (os.cpu_count() or 1) - 2))
 
 
 def load_data_voc(batch_size, crop_size, voc_dir=None, num_workers=None):

@@ -1,0 +1,103 @@
+"""Prediction: crops as in the book, whole images of any size by overlapping tiles, overlays."""
+
+import torch
+from torchvision.transforms import functional as TF
+
+from .voc import IMAGENET_MEAN, IMAGENET_STD, voc_palette
+
+STRIDE = 32  # the FCN's total downsampling: input sides must be multiples of it
+
+
+def _as_rgb(img):
+    """A 3xHxW uint8 tensor from a uint8 image with 1 (grey), 3 (RGB) or 4 (RGBA) channels."""
+    if not torch.is_tensor(img) or img.dtype != torch.uint8:
+        got = f"a tensor of {img.dtype}" if torch.is_tensor(img) else type(img).__name__
+        raise TypeError(f"img must be a uint8 tensor (C x H x W), got {got}")
+    if img.ndim == 2:
+        img = img.unsqueeze(0)
+    if img.ndim != 3 or img.shape[0] not in (1, 3, 4):
+        raise ValueError(
+            f"img must be C x H x W with 1, 3 or 4 channels, got shape {tuple(img.shape)}"
+        )
+    if img.shape[0] == 1:
+        return img.expand(3, -1, -1)
+    return img[:3]  # RGBA: drop alpha
+
+
+def _normalize(img):
+    return TF.normalize(_as_rgb(img).float() / 255, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _device(net):
+    return next(net.parameters()).device
+
+
+def predict(net, img):
+    """Class index per pixel (H x W) for a uint8 C x H x W image with sides that are
+    multiples of 32, as in the book."""
+    height, width = img.shape[-2:]
+    if height % STRIDE or width % STRIDE:
+        raise ValueError(
+            f"predict needs image sides that are multiples of {STRIDE}, got {height}x{width}; "
+            "crop the image, or use predict_whole_image for any size"
+        )
+    X = _normalize(img).unsqueeze(0).to(_device(net))
+    net.eval()
+    with torch.no_grad():
+        return net(X).argmax(dim=1)[0].cpu()
+
+
+def _tile_starts(size, tile, overlap):
+    """Start offsets of tiles of length `tile` that cover 0..size, neighbours sharing at least
+    `overlap` pixels; the last tile ends exactly at `size`."""
+    step = max(tile - overlap, 1)
+    starts = list(range(0, size - tile, step))
+    return starts + [size - tile]
+
+
+def predict_whole_image(net, img, tile=(320, 480), overlap=64):
+    """Class index per pixel (H x W) for a uint8 image of any size.
+
+    As the book's text proposes: cover the image with overlapping tiles whose sides are
+    multiples of 32, average the logits where tiles overlap, then take the argmax. An image
+    smaller than a tile is padded (with the mean colour) to a multiple of 32 first."""
+    tile_h, tile_w = tile
+    if tile_h % STRIDE or tile_w % STRIDE or tile_h <= 0 or tile_w <= 0:
+        raise ValueError(f"tile sides must be positive multiples of {STRIDE}, got {tile}")
+    if not 0 <= overlap < min(tile):
+        raise ValueError(f"overlap must be in 0..{min(tile) - 1}, got {overlap}")
+    X = _normalize(img)
+    height, width = X.shape[1:]
+    tile_h = min(tile_h, -(-height // STRIDE) * STRIDE)
+    tile_w = min(tile_w, -(-width // STRIDE) * STRIDE)
+    # Zero after normalisation is the mean colour, a neutral padding.
+    X = torch.nn.functional.pad(X, (0, max(tile_w - width, 0), 0, max(tile_h - height, 0)))
+    padded_h, padded_w = X.shape[1:]
+    device = _device(net)
+    logits, counts = None, torch.zeros(padded_h, padded_w)
+    net.eval()
+    with torch.no_grad():
+        for top in _tile_starts(padded_h, tile_h, overlap):
+            for left in _tile_starts(padded_w, tile_w, overlap):
+                window = X[:, top : top + tile_h, left : left + tile_w].unsqueeze(0)
+                out = net(window.to(device))[0].cpu()
+                if logits is None:
+                    logits = torch.zeros(out.shape[0], padded_h, padded_w)
+                logits[:, top : top + tile_h, left : left + tile_w] += out
+                counts[top : top + tile_h, left : left + tile_w] += 1
+    return (logits / counts).argmax(dim=0)[:height, :width]
+
+
+def label2image(pred):
+    """VOC colours (H x W x 3 uint8) for a map of class indices; 255 is drawn as VOC's void."""
+    palette = torch.tensor(voc_palette(), dtype=torch.uint8).reshape(256, 3)
+    return palette[pred.long().cpu()]
+
+
+def overlay(img, pred, alpha=0.5):
+    """The image (H x W x 3 uint8) with the prediction's colours blended over everything
+    that is not background, for judging a prediction against the photo."""
+    rgb = _as_rgb(img).permute(1, 2, 0).float()
+    colours = label2image(pred).float()
+    mixed = torch.where((pred.cpu() > 0)[..., None], (1 - alpha) * rgb + alpha * colours, rgb)
+    return mixed.round().to(torch.uint8)
