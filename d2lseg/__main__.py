@@ -12,4 +12,4 @@ parser.add_argument(
 )
 if parser.parse_args().download:
     download_voc()
-resolve_voc_dir()
+resolve_voc_dir(progress=True)

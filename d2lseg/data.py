@@ -33,10 +33,10 @@ def _shown(path):
     return str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path)
 
 
-def resolve_voc_dir(voc_dir=None):
+def resolve_voc_dir(voc_dir=None, progress=False):
     """Choose the VOC dir and say which in one line: `voc_dir` if given, else the environment
     variable D2LSEG_VOC_DIR, else data/VOCdevkit/VOC2012 if present, else the embedded
-    sample (generated on first use). Never downloads."""
+    sample (generated on first use, with a progress bar if `progress`). Never downloads."""
     if voc_dir is not None:
         chosen, why = Path(voc_dir), "given as voc_dir"
     elif os.environ.get(VOC_DIR_ENV):
@@ -46,7 +46,7 @@ def resolve_voc_dir(voc_dir=None):
     else:
         chosen = SAMPLE_ROOT / "VOCdevkit" / "VOC2012"
         if not chosen.is_dir():
-            make_sample_voc(SAMPLE_ROOT)
+            make_sample_voc(SAMPLE_ROOT, progress=progress)
         why = "the embedded sample; see data/README.md for the real VOC2012"
     if not chosen.is_dir():
         raise FileNotFoundError(f"VOC dir {chosen} ({why}) does not exist")

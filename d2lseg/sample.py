@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
+from tqdm.auto import tqdm
 
 from .voc import VOC_CLASSES, VOID_LABEL, voc_palette
 
@@ -167,9 +168,10 @@ def _render(rng, main_class):
     return image, label
 
 
-def make_sample_voc(root, num_train=300, num_val=60, seed=0):
+def make_sample_voc(root, num_train=300, num_val=60, seed=0, progress=False):
     """Write a VOC2012-format sample dataset under `root` and return its VOC dir,
-    `root/VOCdevkit/VOC2012`. The same arguments give byte-identical files.
+    `root/VOCdevkit/VOC2012`. The same arguments give byte-identical files. `progress`
+    shows a progress bar (off by default: notebooks must print the same every time).
 
     The tree is built in a temporary folder and moved into place in one step, so an
     interrupted run never leaves a dataset that looks complete."""
@@ -185,7 +187,8 @@ def make_sample_voc(root, num_train=300, num_val=60, seed=0):
         raise FileExistsError(f"{voc_dir} already exists; delete it to generate it again")
     root.mkdir(parents=True, exist_ok=True)
     palette = voc_palette()
-    with tempfile.TemporaryDirectory(dir=root, prefix=".sample-") as tmp:
+    bar = tqdm(total=num_train + num_val, desc="sample", unit="image", disable=not progress)
+    with bar, tempfile.TemporaryDirectory(dir=root, prefix=".sample-") as tmp:
         tmp_voc = Path(tmp) / "VOC2012"
         for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
             (tmp_voc / sub).mkdir(parents=True)
@@ -193,7 +196,10 @@ def make_sample_voc(root, num_train=300, num_val=60, seed=0):
             order_rng = np.random.default_rng([seed, split_id])
             # Every class is the topmost object of at least one image in each split.
             main_classes = np.concatenate(
-                [order_rng.permutation(NUM_OBJECT_CLASSES) + 1 for _ in range(count // 20 + 1)]
+                [
+                    order_rng.permutation(NUM_OBJECT_CLASSES) + 1
+                    for _ in range(count // NUM_OBJECT_CLASSES + 1)
+                ]
             )
             names = []
             for i in range(count):
@@ -204,6 +210,7 @@ def make_sample_voc(root, num_train=300, num_val=60, seed=0):
                 png.putpalette(palette)
                 png.save(tmp_voc / "SegmentationClass" / f"{name}.png")
                 names.append(name)
+                bar.update(1)
             (tmp_voc / "ImageSets" / "Segmentation" / f"{split}.txt").write_text(
                 "\n".join(names) + "\n"
             )

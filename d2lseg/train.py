@@ -199,7 +199,11 @@ def train_fcn(
     if plot is not None and history:
         plot.update(history)
     start = len(history)
-    bar = tqdm(total=(num_epochs - start) * len(train_iter), desc="training", unit="batch")
+    # Few refreshes: each one is a message to a notebook's frontend, and a flood of them
+    # overflows the kernel's output queue when nobody reads it live (as under nbval).
+    bar = tqdm(
+        total=(num_epochs - start) * len(train_iter), desc="training", unit="batch", mininterval=2
+    )
     for epoch in range(start + 1, num_epochs + 1):
         model.train()
         tic = time.perf_counter()
@@ -221,7 +225,7 @@ def train_fcn(
             labelled += n
             images += X.shape[0]
             bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}")
+            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}", refresh=False)
         seconds = time.perf_counter() - tic
         scores = segmentation_scores(evaluate(model, val_iter, devices[0], num_classes))
         history.append(

@@ -40,7 +40,7 @@ def test_real_voc_before_the_sample(no_real_voc, capsys):
 def test_sample_generated_once_when_nothing_else(no_real_voc, monkeypatch, capsys):
     calls = []
 
-    def fake_make_sample_voc(root):
+    def fake_make_sample_voc(root, progress=False):
         calls.append(root)
         (root / "VOCdevkit" / "VOC2012").mkdir(parents=True)
 
