@@ -21,8 +21,9 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 data: $(INSTALLED)
 	$(BIN)/python -m d2lseg
 
+# JupyterLab refuses to run as root unless told; containers often run as root.
 lab: data
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check d2lseg tests benchmarks notebooks
