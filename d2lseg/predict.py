@@ -1,9 +1,8 @@
 """Prediction: crops as in the book, whole images of any size by overlapping tiles, overlays."""
 
 import torch
-from torchvision.transforms import functional as TF
 
-from .voc import IMAGENET_MEAN, IMAGENET_STD, voc_palette
+from .voc import normalize_image, voc_palette
 
 STRIDE = 32  # the FCN's total downsampling: input sides must be multiples of it
 
@@ -25,7 +24,7 @@ def _as_rgb(img):
 
 
 def _normalize(img):
-    return TF.normalize(_as_rgb(img).float() / 255, IMAGENET_MEAN, IMAGENET_STD)
+    return normalize_image(_as_rgb(img))
 
 
 def _device(net):

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .metrics import confusion_matrix, segmentation_scores
-from .model import fcn_resnet18
+from .model import fcn_resnet18, num_classes_of
 from .sample import is_sample_voc
 from .voc import VOC_CLASSES, VOID_LABEL, load_data_voc
 
@@ -70,7 +70,7 @@ def save_checkpoint(path, net, optimizer, scheduler, history):
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": net.state_dict(),
-        "num_classes": net.final_conv.out_channels,
+        "num_classes": num_classes_of(net),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "history": history,
@@ -90,7 +90,7 @@ def load_checkpoint(path, net, optimizer=None, scheduler=None):
     """Load a checkpoint written by `save_checkpoint` into `net` (and the optimizer and
     scheduler if given); return its history. Refuses a model with another number of classes."""
     state = torch.load(path, map_location="cpu", weights_only=False)
-    expected = net.final_conv.out_channels
+    expected = num_classes_of(net)
     if state["num_classes"] != expected:
         raise ValueError(
             f"checkpoint {path} was trained for {state['num_classes']} classes but the model "
@@ -105,10 +105,11 @@ def load_checkpoint(path, net, optimizer=None, scheduler=None):
     return state["history"]
 
 
-def evaluate(net, data_iter, device=None, num_classes=None):
-    """Confusion matrix of `net` over a data iterator (void pixels left out)."""
+def evaluate(net, data_iter, device=None):
+    """Confusion matrix of `net` (or its DataParallel wrapper) over a data iterator, void
+    pixels left out."""
     device = device or next(net.parameters()).device
-    num_classes = num_classes or _unwrap(net).final_conv.out_channels
+    num_classes = num_classes_of(net.module if isinstance(net, nn.DataParallel) else net)
     confmat = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     net.eval()
     with torch.no_grad():
@@ -116,10 +117,6 @@ def evaluate(net, data_iter, device=None, num_classes=None):
             pred = net(X.to(device)).argmax(dim=1)
             confmat += confusion_matrix(pred, y.to(device), num_classes)
     return confmat
-
-
-def _unwrap(net):
-    return net.module if isinstance(net, nn.DataParallel) else net
 
 
 class LivePlot:
@@ -192,7 +189,6 @@ def train_fcn(
         history = load_checkpoint(checkpoint, net, optimizer, scheduler)
     else:
         set_seed(seed)
-    num_classes = net.final_conv.out_channels
     model = nn.DataParallel(net, device_ids=devices) if len(devices) > 1 else net
     loss_fn = nn.CrossEntropyLoss(ignore_index=VOID_LABEL, reduction="sum")
     plot = LivePlot() if (_in_notebook() if live_plot is None else live_plot) else None
@@ -227,7 +223,7 @@ def train_fcn(
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}", refresh=False)
         seconds = time.perf_counter() - tic
-        scores = segmentation_scores(evaluate(model, val_iter, devices[0], num_classes))
+        scores = segmentation_scores(evaluate(model, val_iter, devices[0]))
         history.append(
             {
                 "epoch": epoch,

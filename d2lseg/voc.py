@@ -151,6 +151,11 @@ def voc_center_crop(feature, label, height, width):
     return TF.center_crop(feature, [height, width]), TF.center_crop(label, [height, width])
 
 
+def normalize_image(img):
+    """uint8 CHW -> float32, normalised with the ImageNet statistics the backbone expects."""
+    return TF.normalize(img.float() / 255, IMAGENET_MEAN, IMAGENET_STD)
+
+
 class VOCSegDataset(torch.utils.data.Dataset):
     """VOC images (uint8) and class-index labels (uint8), cropped and normalised per item.
 
@@ -177,8 +182,8 @@ class VOCSegDataset(torch.utils.data.Dataset):
         print(f"read {len(self.features)} examples")
 
     def normalize_image(self, img):
-        """uint8 CHW -> float32, normalised with the ImageNet statistics."""
-        return TF.normalize(img.float() / 255, IMAGENET_MEAN, IMAGENET_STD)
+        """The book's method name for `normalize_image`."""
+        return normalize_image(img)
 
     def __getitem__(self, idx):
         crop = voc_rand_crop if self.is_train else voc_center_crop
