@@ -79,7 +79,8 @@ def _tile_sides(tile):
     sides = tuple(tile) if isinstance(tile, tuple | list) else ()
     if len(sides) != 2 or not all(_is_int(s) and s > 0 and s % STRIDE == 0 for s in sides):
         raise ValueError(
-            f"tile must be (height, width), sides positive multiples of {STRIDE}, got {tile!r}"
+            f"tile sides must be positive multiples of {STRIDE}, as a (height, width) pair "
+            f"of ints, got {tile!r}"
         )
     return int(sides[0]), int(sides[1])
 
@@ -91,8 +92,9 @@ def predict_whole_image(net, img, tile=(320, 480), overlap=64):
     multiples of 32, average the logits where tiles overlap, then take the argmax. An image
     smaller than a tile is padded (with the mean colour) to a multiple of 32 first."""
     tile_h, tile_w = _tile_sides(tile)
-    if not _is_int(overlap) or not 0 <= overlap < min(tile_h, tile_w):
-        raise ValueError(f"overlap must be an int in 0..{min(tile_h, tile_w) - 1}, got {overlap!r}")
+    largest = min(tile_h, tile_w) - 1
+    if not _is_int(overlap) or not 0 <= overlap <= largest:
+        raise ValueError(f"overlap must be in 0..{largest} (an int), got {overlap!r}")
     overlap = int(overlap)
     X = _normalize(img)
     height, width = X.shape[1:]
