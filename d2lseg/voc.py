@@ -6,7 +6,9 @@ Differences from the book (d2l.torch), each on purpose:
 - images are kept as uint8 and labels as class indices, normalised per item, which takes
   a fraction of the book's memory (it keeps float32 images and a 128 MiB table);
 - the validation split is centre-cropped, so evaluation is repeatable;
-- `load_data_voc` picks a safe `num_workers` for the OS.
+- `load_data_voc` picks a safe `num_workers` for the OS;
+- the dataset reads palette PNG labels by palette index (exact and faster), and refuses files
+  it cannot decode and labels that are not in VOC's colours, naming the file.
 """
 
 import numbers
@@ -170,6 +172,9 @@ def _palette_lut():
     return lut
 
 
+_VOC_PALETTE, _PALETTE_LUT = voc_palette(), _palette_lut()
+
+
 def _read_label_indices(path, colormap2label):
     """A label file as an HxW uint8 map of class indices (VOID_LABEL = 255).
 
@@ -181,8 +186,8 @@ def _read_label_indices(path, colormap2label):
     def read(img):
         if img.mode == "P":
             palette = img.getpalette() or []
-            if len(palette) >= 3 * len(VOC_COLORMAP) and palette == voc_palette()[: len(palette)]:
-                return img.mode, torch.from_numpy(_palette_lut()[np.array(img)])
+            if len(palette) >= 3 * len(VOC_COLORMAP) and palette == _VOC_PALETTE[: len(palette)]:
+                return img.mode, torch.from_numpy(_PALETTE_LUT[np.array(img)])
         return img.mode, torch.from_numpy(_rgb_array(img)).permute(2, 0, 1)
 
     mode, decoded = _decoded(path, read)
