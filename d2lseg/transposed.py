@@ -129,11 +129,13 @@ def kernel2matrix(K, input_shape, stride=1, padding=0):
             f"({height + 2 * ph}, {width + 2 * pw})"
         )
     out_h, out_w = (height + 2 * ph - h) // sh + 1, (width + 2 * pw - w) // sw + 1
-    size = out_h * out_w * (height + 2 * ph) * (width + 2 * pw) * K.element_size()
+    # The padded windows, then the matrix cut from them.
+    size = out_h * out_w * ((height + 2 * ph) * (width + 2 * pw) + height * width)
+    size *= K.element_size()
     if size > MAX_MATRIX_BYTES:
         raise ValueError(
-            f"input_shape {(height, width)} needs a {out_h * out_w} x {height * width} matrix "
-            f"built from {size / 2**30:.1f} GiB of windows, more than the "
+            f"input_shape {(height, width)} needs a {out_h * out_w} x {height * width} matrix, "
+            f"{size / 2**30:.1f} GiB with the padded windows it is cut from, more than the "
             f"{MAX_MATRIX_BYTES / 2**30:.0f} GiB allowed; use a smaller input_shape"
         )
     windows = K.new_zeros((out_h, out_w, height + 2 * ph, width + 2 * pw))
