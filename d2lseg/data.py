@@ -228,7 +228,11 @@ def safe_extract(tar_path, target_dir):
     target_dir = Path(target_dir)
     if target_dir.exists() and any(target_dir.iterdir()):
         raise ValueError(f"refusing to extract {tar_path}: {target_dir} is not empty")
-    with tarfile.open(tar_path) as tar:
+    try:
+        tar = tarfile.open(tar_path)
+    except tarfile.TarError as err:
+        raise ValueError(f"{tar_path} is not a tar archive that can be read: {err}") from err
+    with tar:
         members, files, dirs = [], set(), set()
         for member in tar.getmembers():
             try:

@@ -244,6 +244,13 @@ def test_extraction_into_a_folder_that_is_not_empty_is_refused(tmp_path):
         data.safe_extract(tar_path, tmp_path / "target")
 
 
+def test_a_file_that_is_not_a_tar_archive(tmp_path):
+    path = tmp_path / "VOCtrainval.tar"
+    path.write_bytes(b"<html>proxy login</html>")
+    with pytest.raises(ValueError, match=f"{path} is not a tar archive that can be read"):
+        data.safe_extract(path, tmp_path / "target")
+
+
 def test_extraction_of_files_and_folders(tmp_path):
     folder = tarfile.TarInfo("VOCdevkit/empty")
     folder.type = tarfile.DIRTYPE
