@@ -79,11 +79,11 @@ def _shown(path):
 def _process_running(pid):
     """Whether process `pid` runs on this machine (POSIX only; Windows has no safe probe)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:  # it exists, owned by someone else
-        return True
+        pass
     return True
 
 

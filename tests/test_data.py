@@ -305,6 +305,7 @@ def test_leftovers_of_killed_runs_are_removed(tmp_path):
         f".extract-pid{dead}-x2": True,
         f".sample-pid{dead}-x3": True,
         ".fcn_resnet18.pt.x4.tmp": False,  # no pid: judged by its age
+        ".sample-pid99999999999999999999-x8": True,  # no such process can exist
     }
     kept = [f".sample-pid{alive}-x5", f".VOCtrainval.tar.pid{alive}.x6.part",
             ".fcn_resnet18.pt.x7.tmp", "fcn_resnet18.pt", "sample-v1", ".hidden.txt"]
