@@ -12,6 +12,15 @@ from .voc import VOID_LABEL
 def confusion_matrix(pred, target, num_classes=21, ignore_index=VOID_LABEL):
     """Count pixels by (target class, predicted class): a num_classes x num_classes int64
     matrix, rows for the target. Add the matrices of several batches to accumulate."""
+    for name, values in (("pred", pred), ("target", target)):
+        if not torch.is_tensor(values):
+            got = type(values).__name__
+            raise TypeError(f"{name} must be a tensor of class indices, got {got}")
+        if values.dtype.is_floating_point or values.dtype.is_complex:
+            raise TypeError(
+                f"{name} must hold class indices (an integer tensor), got {values.dtype}; "
+                "for logits or scores take logits.argmax(dim=1)"
+            )
     if pred.shape != target.shape:
         raise ValueError(
             f"pred has shape {tuple(pred.shape)} but target has {tuple(target.shape)}; "
@@ -37,6 +46,11 @@ def segmentation_scores(confmat):
     cm = torch.as_tensor(confmat, dtype=torch.float64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"confmat must be a square matrix, got shape {tuple(cm.shape)}")
+    if not torch.isfinite(cm).all() or (cm < 0).any():
+        raise ValueError(
+            "confmat must hold pixel counts (finite, >= 0), got NaN, infinite or negative "
+            "entries; build it with confusion_matrix"
+        )
     total = cm.sum()
     if total == 0:
         raise ValueError("confmat is empty: no labelled pixels were counted")

@@ -1,5 +1,6 @@
 """The book's FCN-32s: a ResNet-18 backbone, a 1x1 convolution, a 32x transposed convolution."""
 
+import numbers
 from pathlib import Path
 
 import torch
@@ -36,6 +37,11 @@ def fcn_resnet18(num_classes=21, pretrained="auto"):
     pretrained: True loads the ImageNet weights (error if unavailable), False starts from
     random weights, "auto" uses the weights when they are cached or downloadable and else
     says in one line that it starts from random weights."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    num_classes = int(num_classes)
     if pretrained not in (True, False, "auto"):
         raise ValueError(f'pretrained must be True, False or "auto", got {pretrained!r}')
     if pretrained is False:
