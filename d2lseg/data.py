@@ -58,6 +58,8 @@ DATA_DIR = default_data_dir()
 REAL_VOC_DIR = DATA_DIR / "VOCdevkit" / "VOC2012"
 # Bump the suffix whenever the generator's output changes, so old copies are not reused.
 SAMPLE_ROOT = DATA_DIR / "sample-v1"
+# D2LSEG_DATA=sample: always the sample, which the committed notebook outputs show.
+DATA_ENV = "D2LSEG_DATA"
 FCN_CHECKPOINT = DATA_DIR / "fcn_resnet18.pt"  # written by notebook 05, read by notebook 06
 
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
@@ -117,16 +119,24 @@ def remove_leftovers(*folders):
 
 
 def resolve_voc_dir(voc_dir=None, progress=False):
-    """Choose the VOC dir and say which in one line: `voc_dir` if given, else the environment
-    variable D2LSEG_VOC_DIR, else data/VOCdevkit/VOC2012 if present, else the embedded
-    sample (generated on first use, with a progress bar if `progress`). Never downloads.
-    First removes what killed runs left in the data folder."""
+    """Choose the VOC dir and say which in one line: `voc_dir` if given, else the embedded
+    sample if the environment variable D2LSEG_DATA is "sample" (as `make test` sets it),
+    else the environment variable D2LSEG_VOC_DIR, else data/VOCdevkit/VOC2012 if present,
+    else the embedded sample (generated on first use, with a progress bar if `progress`).
+    Never downloads. First removes what killed runs left in the data folder."""
     remove_leftovers(DATA_DIR, SAMPLE_ROOT)
+    data_choice = os.environ.get(DATA_ENV, "")
+    if data_choice not in ("", "sample"):
+        raise ValueError(
+            f'${DATA_ENV} is {data_choice!r}: expected "sample" (use the embedded sample), '
+            "or leave it unset to choose the data as usual"
+        )
+    sample_only = data_choice == "sample"
     if voc_dir is not None:
         chosen, why = Path(voc_dir), "given as voc_dir"
-    elif os.environ.get(VOC_DIR_ENV):
+    elif not sample_only and os.environ.get(VOC_DIR_ENV):
         chosen, why = Path(os.environ[VOC_DIR_ENV]), f"from ${VOC_DIR_ENV}"
-    elif REAL_VOC_DIR.is_dir():
+    elif not sample_only and REAL_VOC_DIR.is_dir():
         chosen, why = REAL_VOC_DIR, "the real Pascal VOC2012"
     else:
         chosen = SAMPLE_ROOT / "VOCdevkit" / "VOC2012"

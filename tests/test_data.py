@@ -21,6 +21,7 @@ from d2lseg import data
 def no_real_voc(tmp_path, monkeypatch):
     """Point the resolver's defaults at an empty data dir and clear the environment."""
     monkeypatch.delenv(data.VOC_DIR_ENV, raising=False)
+    monkeypatch.delenv(data.DATA_ENV, raising=False)  # `make test` sets it
     monkeypatch.setattr(data, "REAL_VOC_DIR", tmp_path / "VOCdevkit" / "VOC2012")
     monkeypatch.setattr(data, "SAMPLE_ROOT", tmp_path / "sample")
     return tmp_path
@@ -66,6 +67,70 @@ def test_missing_directory_is_named(no_real_voc, monkeypatch):
         d2lseg.resolve_voc_dir(missing)
     monkeypatch.setenv(data.VOC_DIR_ENV, str(missing))
     with pytest.raises(FileNotFoundError, match="from \\$D2LSEG_VOC_DIR"):
+        d2lseg.resolve_voc_dir()
+
+
+SAMPLE_LINE = "VOC data: {} (the embedded sample; see data/README.md for the real VOC2012)\n"
+
+
+@pytest.fixture
+def sample_and_rivals(voc_dir, no_real_voc, monkeypatch):
+    """The sample in place, plus a VOC-format folder where the real VOC2012 goes and another
+    one in $D2LSEG_VOC_DIR: the two choices that come before the sample."""
+    monkeypatch.setattr(data, "SAMPLE_ROOT", voc_dir.parent.parent)
+    shutil.copytree(voc_dir, data.REAL_VOC_DIR)
+    env_dir = shutil.copytree(voc_dir, no_real_voc / "elsewhere" / "VOC2012")
+    return voc_dir, env_dir
+
+
+@pytest.mark.parametrize("rivals", ["real", "env", "both"])
+def test_data_sample_ignores_real_voc_and_environment(
+    sample_and_rivals, rivals, monkeypatch, capsys
+):
+    sample_dir, env_dir = sample_and_rivals
+    if rivals == "real":
+        monkeypatch.delenv(data.VOC_DIR_ENV, raising=False)
+    else:
+        monkeypatch.setenv(data.VOC_DIR_ENV, str(env_dir))
+    if rivals == "env":
+        shutil.rmtree(data.REAL_VOC_DIR)
+    rival = env_dir if rivals != "real" else data.REAL_VOC_DIR
+    assert d2lseg.resolve_voc_dir() == rival  # without D2LSEG_DATA a rival wins
+    capsys.readouterr()
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    assert d2lseg.resolve_voc_dir() == sample_dir
+    assert capsys.readouterr().out == SAMPLE_LINE.format(sample_dir)
+
+
+def test_data_sample_prints_the_usual_sample_line(sample_and_rivals, monkeypatch, capsys):
+    sample_dir, _ = sample_and_rivals
+    shutil.rmtree(data.REAL_VOC_DIR)
+    assert d2lseg.resolve_voc_dir() == sample_dir  # nothing else there: the sample anyway
+    usual = capsys.readouterr().out
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    d2lseg.resolve_voc_dir()
+    assert capsys.readouterr().out == usual == SAMPLE_LINE.format(sample_dir)
+
+
+def test_data_sample_still_lets_an_explicit_voc_dir_win(sample_and_rivals, monkeypatch):
+    _, env_dir = sample_and_rivals
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    assert d2lseg.resolve_voc_dir(env_dir) == env_dir
+
+
+def test_data_sample_loads_the_sample(sample_and_rivals, monkeypatch):
+    sample_dir, env_dir = sample_and_rivals
+    (env_dir / "ImageSets" / "Segmentation" / "train.txt").write_text("")  # tell them apart
+    monkeypatch.setenv(data.VOC_DIR_ENV, str(env_dir))
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    train_iter, _ = d2lseg.load_data_voc(4, (64, 96), num_workers=0)
+    assert len(train_iter.dataset) == 20
+
+
+def test_data_with_another_value_is_refused_before_any_work(no_real_voc, monkeypatch):
+    monkeypatch.setattr(data, "make_sample_voc", lambda *args, **kwargs: pytest.fail("generated"))
+    monkeypatch.setenv(data.DATA_ENV, "real")
+    with pytest.raises(ValueError, match="D2LSEG_DATA is 'real': expected \"sample\""):
         d2lseg.resolve_voc_dir()
 
 
