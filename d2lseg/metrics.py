@@ -121,3 +121,17 @@ def boundary_iou(pred, target, num_classes=21, width=BOUNDARY_WIDTH, ignore_inde
     `boundary_counts` over the batches and call `boundary_iou_from_counts`."""
     counts = boundary_counts(pred, target, num_classes, width, ignore_index)
     return boundary_iou_from_counts(counts)
+
+
+def evaluate_boundary(net, data_iter, device=None, width=BOUNDARY_WIDTH):
+    """Summed `boundary_counts` of `net`'s predictions over a data iterator (as `evaluate`
+    sums confusion matrices); pass them to `boundary_iou_from_counts`."""
+    device = device or next(net.parameters()).device
+    counts = None
+    net.eval()
+    with torch.no_grad():
+        for X, y in data_iter:
+            logits = net(X.to(device))
+            batch = boundary_counts(logits.argmax(dim=1).cpu(), y, logits.shape[1], width)
+            counts = batch if counts is None else counts + batch
+    return counts
