@@ -7,6 +7,7 @@ import torchvision
 from torch import nn
 
 import d2lseg
+from d2lseg.checkpoint import save_checkpoint
 from d2lseg.model import SkipFCN, num_classes_of, variant_of
 
 SIZES = [(64, 96), (128, 128), (224, 352), (320, 480)]
@@ -144,3 +145,28 @@ def test_train_fcn_trains_fcn_8s(voc_dir):
     history = d2lseg.train_fcn(net, train_iter, val_iter, 1, optimizer)
     assert isinstance(net, SkipFCN) and len(history) == 1
     assert not torch.equal(net.score_8.weight, before["score_8.weight"])
+
+
+def test_checkpoint_of_another_variant_is_refused(tmp_path):
+    checkpoint = tmp_path / "fcn8s.pt"
+    save_checkpoint(checkpoint, fcn("8s", num_classes=21), None, None, [])
+    message = r"holds an FCN-8s but the model is an FCN-32s; .*fcn_resnet18\(num_classes=21, vari"
+    with pytest.raises(ValueError, match=message + r'ant="8s"\)'):
+        d2lseg.load_checkpoint(checkpoint, fcn("32s", num_classes=21))
+    with pytest.raises(ValueError, match=r"holds an FCN-8s but the model is an FCN-16s"):
+        d2lseg.load_checkpoint(checkpoint, fcn("16s", num_classes=21))
+    net = fcn("8s", num_classes=21, seed=1)
+    d2lseg.load_checkpoint(checkpoint, net)
+    expected = fcn("8s", num_classes=21).state_dict()
+    assert all(torch.equal(v, expected[k]) for k, v in net.state_dict().items())
+
+
+def test_checkpoint_without_variant_is_an_fcn_32s(tmp_path):
+    checkpoint = tmp_path / "old.pt"
+    save_checkpoint(checkpoint, fcn("32s", num_classes=3), None, None, [])
+    state = torch.load(checkpoint, weights_only=True)
+    del state["variant"]  # as written before FCN-16s/8s existed
+    torch.save(state, checkpoint)
+    d2lseg.load_checkpoint(checkpoint, fcn("32s", num_classes=3))
+    with pytest.raises(ValueError, match=r"holds an FCN-32s but the model is an FCN-8s; build it "):
+        d2lseg.load_checkpoint(checkpoint, fcn("8s", num_classes=3))
