@@ -56,10 +56,7 @@ def segmentation_scores(confmat):
     }
 
 
-# 2% of the image diagonal, as Cheng et al. choose, is 3.6 pixels on the 128 x 128 crops this
-# course trains on with a CPU and 11.5 on the book's 320 x 480 crops; 5 pixels lies between
-# them and equals the width of VOC's void band, the annotators' own uncertainty.
-BOUNDARY_WIDTH = 5
+BOUNDARY_WIDTH = 5  # pixels; see boundary_iou
 
 
 def inner_band(masks, width=BOUNDARY_WIDTH):
@@ -118,7 +115,11 @@ def boundary_iou(pred, target, num_classes=21, width=BOUNDARY_WIDTH, ignore_inde
     the IoU of the bands within `width` pixels inside the contours of the predicted and the
     target masks, counted over all images, then averaged over classes. Unlike IoU, which
     large interiors dominate, it measures how well the contours match. For a data set, add
-    `boundary_counts` over the batches and call `boundary_iou_from_counts`."""
+    `boundary_counts` over the batches and call `boundary_iou_from_counts`.
+
+    `width` defaults to 5 pixels: the paper's 2% of the image diagonal would be 3.6 pixels on
+    this course's 128 x 128 CPU crops and 11.5 on the book's 320 x 480 ones; 5 lies between and
+    is the width of VOC's void band."""
     counts = boundary_counts(pred, target, num_classes, width, ignore_index)
     return boundary_iou_from_counts(counts)
 
