@@ -44,6 +44,7 @@ notebooks: data
 bench: data
 	$(BIN)/python benchmarks/voc_dataset.py
 	$(BIN)/python benchmarks/fcn_recipes.py
+	$(BIN)/python benchmarks/fcn_variants.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
