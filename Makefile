@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-stamp
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: lab test lint data notebooks bench clean
+.PHONY: lab test lint data notebooks bench clean assignments grade
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
@@ -26,10 +26,10 @@ lab: data
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check d2lseg tests benchmarks notebooks
+	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py
 
 test: data lint
-	$(BIN)/python -m pytest tests notebooks $(PYTEST_NBVAL)
+	$(BIN)/python -m pytest tests notebooks assignments/source $(PYTEST_NBVAL)
 
 # Re-execute every notebook in place (after changing one), then `make test`.
 notebooks: data
@@ -38,6 +38,23 @@ notebooks: data
 bench: data
 	$(BIN)/python benchmarks/voc_dataset.py
 	$(BIN)/python benchmarks/fcn_recipes.py
+
+# nbgrader runs helper programs (jupyter, the kernel) from the environment's bin/.
+NBGRADER := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/nbgrader
+
+# The student version of every problem set, in assignments/release/ (see assignments/README.md).
+assignments: $(INSTALLED)
+	$(NBGRADER) generate_assignment --force "*"
+
+# Autograde assignments/submitted/<student>/<problem set>/, then feedback and grades.csv.
+grade: $(INSTALLED)
+	@if ! ls -d assignments/submitted/*/ps*/ >/dev/null 2>&1; then \
+		echo "Nothing to grade: no assignments/submitted/<student>/<problem set>/ folder."; \
+	else \
+		$(NBGRADER) autograde "*"; status=$$?; \
+		$(NBGRADER) generate_feedback "*" && \
+		$(NBGRADER) export --to assignments/grades.csv && exit $$status; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
