@@ -46,13 +46,14 @@ NBGRADER := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/nbgrader
 assignments: $(INSTALLED)
 	$(NBGRADER) generate_assignment --force "*"
 
-# Autograde assignments/submitted/<student>/<problem set>/, then feedback and grades.csv.
+# Autograde the new submissions in assignments/submitted/<student>/<problem set>/, then write
+# every student's feedback (manual grades included) and assignments/grades.csv.
 grade: $(INSTALLED)
-	@if ! ls -d assignments/submitted/*/ps*/ >/dev/null 2>&1; then \
+	@if ! ls -d assignments/submitted/*/*/ >/dev/null 2>&1; then \
 		echo "Nothing to grade: no assignments/submitted/<student>/<problem set>/ folder."; \
 	else \
 		$(NBGRADER) autograde "*"; status=$$?; \
-		$(NBGRADER) generate_feedback "*" && \
+		$(NBGRADER) generate_feedback --force "*" && \
 		$(NBGRADER) export --to assignments/grades.csv && exit $$status; \
 	fi
 
