@@ -122,9 +122,9 @@ def course(tmp_path_factory):
             "__pycache__", ".ipynb_checkpoints",
         ),
     )
+    result = run_nbgrader(course, "generate_assignment", "*")  # as `make assignments`
+    assert result.returncode == 0, result.stderr
     for ps in PROBLEM_SETS:
-        result = run_nbgrader(course, "generate_assignment", ps, "--force")
-        assert result.returncode == 0, result.stderr
         untouched(course, ps)
         submit(course, "solutions", ps)
         submit(course, "wrong", ps, wrong_answers(ps))
