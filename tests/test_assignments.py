@@ -204,7 +204,7 @@ def test_misbehaving_submissions_get_exactly_what_they_earned(course):
     def noisy_and_deleted(nb, source):
         by_grade_id(nb)["median-frequency"].source = source["median-frequency"].source + NOISY
         by_grade_id(nb)["weighted-cross-entropy"].source = wrong_loss
-        nb.cells.remove(by_grade_id(nb)["weighted-cross-entropy-tests"])
+        nb.cells.remove(by_grade_id(nb)["median-frequency-tests"])
 
     def raises_and_edited(nb, source):
         by_grade_id(nb)["median-frequency"].source = RAISES
@@ -218,7 +218,7 @@ def test_misbehaving_submissions_get_exactly_what_they_earned(course):
     assert result.returncode == 0, result.stderr
 
     median, loss = "median-frequency-tests", "weighted-cross-entropy-tests"
-    # stderr in a passing test cell costs nothing; the deleted test cell is back, and failed.
+    # The deleted test cell was put back and run; its stderr output cost nothing.
     assert grades(course, ROBUST, "noisy") == {median: (2, 2), loss: (0, 3)}
     # The exception costs its own problem only; the edited test cell was restored, points too.
     assert grades(course, ROBUST, "raises") == {median: (0, 2), loss: (3, 3)}
