@@ -210,6 +210,7 @@ def test_misbehaving_submissions_get_exactly_what_they_earned(course):
         by_grade_id(nb)["median-frequency"].source = RAISES
         edited = by_grade_id(nb)["median-frequency-tests"]
         edited.source, nbgrader_meta(edited)["points"] = "pass", 100
+        nb.metadata.kernelspec.name = "a-kernel-the-grader-lacks"
 
     submit(course, "noisy", ROBUST, noisy_and_deleted)
     submit(course, "raises", ROBUST, raises_and_edited)
@@ -220,7 +221,8 @@ def test_misbehaving_submissions_get_exactly_what_they_earned(course):
     median, loss = "median-frequency-tests", "weighted-cross-entropy-tests"
     # The deleted test cell was put back and run; its stderr output cost nothing.
     assert grades(course, ROBUST, "noisy") == {median: (2, 2), loss: (0, 3)}
-    # The exception costs its own problem only; the edited test cell was restored, points too.
+    # The exception costs its own problem only; the edited test cell was restored, points too;
+    # the notebook ran on python3, whatever kernel its metadata named.
     assert grades(course, ROBUST, "raises") == {median: (0, 2), loss: (3, 3)}
     # The endless loop was interrupted at the cell timeout; the cells after it still ran.
     assert grades(course, ROBUST, "loops") == {median: (2, 2), loss: (0, 3)}
