@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed-stamp
 REFERENCE := D2LSEG_DATA=sample D2LSEG_DEVICE=cpu
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: lab test lint data notebooks bench clean
+.PHONY: lab test lint data notebooks bench clean assignments grade
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
@@ -29,12 +29,12 @@ lab: data
 	$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check d2lseg tests benchmarks notebooks
+	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py
 
 # Select the reference setting explicitly, whatever data (data/VOCdevkit, $$D2LSEG_VOC_DIR)
 # and hardware this machine has.
 test: data lint
-	$(REFERENCE) $(BIN)/python -m pytest tests notebooks $(PYTEST_NBVAL)
+	$(REFERENCE) $(BIN)/python -m pytest tests notebooks assignments/source $(PYTEST_NBVAL)
 
 # Re-execute every notebook in place, in the reference setting (after changing one), then
 # `make test`.
@@ -45,6 +45,24 @@ bench: data
 	$(BIN)/python benchmarks/voc_dataset.py
 	$(BIN)/python benchmarks/fcn_recipes.py
 	$(BIN)/python benchmarks/fcn_variants.py
+
+# nbgrader runs helper programs (jupyter, the kernel) from the environment's bin/.
+NBGRADER := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/nbgrader
+
+# The student version of every problem set, in assignments/release/ (see assignments/README.md).
+assignments: $(INSTALLED)
+	$(NBGRADER) generate_assignment --force "*"
+
+# Autograde the new submissions in assignments/submitted/<student>/<problem set>/, then write
+# every student's feedback (manual grades included) and assignments/grades.csv.
+grade: $(INSTALLED)
+	@if ! ls -d assignments/submitted/*/*/ >/dev/null 2>&1; then \
+		echo "Nothing to grade: no assignments/submitted/<student>/<problem set>/ folder."; \
+	else \
+		$(NBGRADER) autograde "*"; status=$$?; \
+		$(NBGRADER) generate_feedback --force "*" && \
+		$(NBGRADER) export --to assignments/grades.csv && exit $$status; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
