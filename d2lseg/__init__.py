@@ -1,12 +1,14 @@
 """d2lseg: semantic segmentation with fully convolutional networks, after D2L."""
 
+from .checkpoint import load_checkpoint
 from .data import download_voc, resolve_voc_dir
+from .devices import try_all_devices
 from .display import show_source
 from .metrics import confusion_matrix, segmentation_scores
 from .model import fcn_resnet18
 from .predict import label2image, overlay, predict, predict_whole_image
 from .sample import make_sample_voc
-from .train import evaluate, load_checkpoint, set_seed, train_fcn, try_all_devices
+from .train import evaluate, set_seed, train_fcn
 from .transposed import corr2d, kernel2matrix, trans_conv, trans_conv_multi
 from .upsample import bilinear_kernel, bilinear_upsampler
 from .voc import (

@@ -5,9 +5,7 @@ void pixels in the loss, reports validation mIoU, survives epochs of fewer than 
 seeds everything, and writes checkpoints from which training resumes exactly.
 """
 
-import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,21 +14,15 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 from torch import nn
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .checkpoint import load_checkpoint, save_checkpoint
+from .devices import try_all_devices
 from .metrics import confusion_matrix, segmentation_scores
 from .model import fcn_resnet18, num_classes_of
 from .sample import is_sample_voc
 from .voc import VOC_CLASSES, VOID_LABEL, load_data_voc
-
-
-def try_all_devices():
-    """Every CUDA GPU, else Apple's MPS, else the CPU: never an empty list."""
-    if torch.cuda.is_available():
-        return [torch.device(f"cuda:{i}") for i in range(torch.cuda.device_count())]
-    if torch.backends.mps.is_available():
-        return [torch.device("mps")]
-    return [torch.device("cpu")]
 
 
 def set_seed(seed):
@@ -38,71 +30,6 @@ def set_seed(seed):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _rng_state():
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    if torch.backends.mps.is_available():
-        state["mps"] = torch.mps.get_rng_state()
-    return state
-
-
-def _set_rng_state(state):
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if "mps" in state and torch.backends.mps.is_available():
-        torch.mps.set_rng_state(state["mps"])
-
-
-def save_checkpoint(path, net, optimizer, scheduler, history):
-    """Write everything needed to resume (weights, optimizer, scheduler, history, random
-    states) to a temporary file, then rename it: a crash never leaves half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "model": net.state_dict(),
-        "num_classes": num_classes_of(net),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "history": history,
-        "rng": _rng_state(),
-    }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def load_checkpoint(path, net, optimizer=None, scheduler=None):
-    """Load a checkpoint written by `save_checkpoint` into `net` (and the optimizer and
-    scheduler if given); return its history. Refuses a model with another number of classes."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    expected = num_classes_of(net)
-    if state["num_classes"] != expected:
-        raise ValueError(
-            f"checkpoint {path} was trained for {state['num_classes']} classes but the model "
-            f"predicts {expected}; build it with fcn_resnet18(num_classes={state['num_classes']})"
-        )
-    net.load_state_dict(state["model"])
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    _set_rng_state(state["rng"])
-    return state["history"]
 
 
 def evaluate(net, data_iter, device=None):
@@ -160,6 +87,49 @@ def _in_notebook():
     return type(get_ipython()).__name__ == "ZMQInteractiveShell"
 
 
+def pixel_loss(logits, y):
+    """Cross-entropy averaged over the labelled pixels of a batch: VOID_LABEL pixels count
+    neither way, and a batch without labelled pixels gives 0, not NaN."""
+    total = F.cross_entropy(logits, y, ignore_index=VOID_LABEL, reduction="sum")
+    return total / (y != VOID_LABEL).sum().clamp(min=1)
+
+
+def train_step(net, X, y, loss_fn, optimizer):
+    """One step of minibatch gradient descent, the core of every training loop."""
+    logits = net(X)
+    loss = loss_fn(logits, y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return logits, loss
+
+
+def _check_fresh(optimizer, scheduler):
+    """Refuse an optimizer or scheduler that has stepped already (say, in a run stopped with
+    Ctrl-C): training would silently continue from their state, not start afresh."""
+    if optimizer.state:
+        raise ValueError(
+            "the optimizer has taken steps already (an earlier, interrupted train_fcn?); "
+            "build a new model, optimizer and scheduler, or resume from a checkpoint"
+        )
+    if scheduler is not None and scheduler.last_epoch > 0:
+        raise ValueError(
+            f"the scheduler has taken {scheduler.last_epoch} steps already; build a new "
+            "optimizer and scheduler, or resume from a checkpoint"
+        )
+
+
+def _check_schedule(scheduler, steps_needed, checkpoint):
+    """Refuse a scheduler that would run out of steps before the last epoch ends."""
+    total = getattr(scheduler, "total_steps", None)
+    if total is not None and scheduler.last_epoch + steps_needed > total:
+        raise ValueError(
+            f"the scheduler was built for {total} steps, but training needs "
+            f"{scheduler.last_epoch + steps_needed}; build it with total_steps = epochs x "
+            f"batches per epoch" + (f" (checkpoint {checkpoint})" if checkpoint else "")
+        )
+
+
 def train_fcn(
     net,
     train_iter,
@@ -175,8 +145,8 @@ def train_fcn(
     """Train `net` for `num_epochs` epochs and return the history, one dict per epoch:
     train loss and pixel accuracy, validation pixel accuracy and mIoU, images per second.
 
-    Cross-entropy ignores VOID_LABEL pixels. `scheduler`, if any, steps after every batch.
-    `devices` defaults to `try_all_devices()`; several GPUs train with DataParallel. With a
+    The loss is `pixel_loss`. `scheduler`, if any, steps after every batch. `devices`
+    defaults to `try_all_devices()`; several GPUs train with DataParallel. With a
     `checkpoint` path, a checkpoint is written after each epoch and, if the file exists
     already, training resumes from it exactly where it stopped (it then ignores `seed`).
     `live_plot` (default: when run in a notebook) redraws the curves after each epoch."""
@@ -187,14 +157,20 @@ def train_fcn(
     history = []
     if checkpoint is not None and Path(checkpoint).is_file():
         history = load_checkpoint(checkpoint, net, optimizer, scheduler)
+        if len(history) >= num_epochs:
+            print(f"checkpoint {checkpoint} holds {len(history)} epochs already, "
+                  f"so the {num_epochs} asked for need no training")  # fmt: skip
+            return history
     else:
+        _check_fresh(optimizer, scheduler)
         set_seed(seed)
+    start = len(history)
+    if scheduler is not None:
+        _check_schedule(scheduler, (num_epochs - start) * len(train_iter), checkpoint)
     model = nn.DataParallel(net, device_ids=devices) if len(devices) > 1 else net
-    loss_fn = nn.CrossEntropyLoss(ignore_index=VOID_LABEL, reduction="sum")
     plot = LivePlot() if (_in_notebook() if live_plot is None else live_plot) else None
     if plot is not None and history:
         plot.update(history)
-    start = len(history)
     # Few refreshes: each one is a message to a notebook's frontend, and a flood of them
     # overflows the kernel's output queue when nobody reads it live (as under nbval).
     bar = tqdm(
@@ -206,16 +182,11 @@ def train_fcn(
         loss_sum, correct, labelled, images = 0.0, 0, 0, 0
         for X, y in train_iter:
             X, y = X.to(devices[0]), y.to(devices[0])
-            logits = model(X)
-            mask = y != VOID_LABEL
-            n = int(mask.sum())
-            # The mean over labelled pixels; 0, not NaN, for a batch with none of them.
-            loss = loss_fn(logits, y) / max(n, 1)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            logits, loss = train_step(model, X, y, pixel_loss, optimizer)
             if scheduler is not None:
                 scheduler.step()
+            mask = y != VOID_LABEL
+            n = int(mask.sum())
             loss_sum += loss.item() * n
             correct += int((logits.argmax(dim=1) == y)[mask].sum())
             labelled += n

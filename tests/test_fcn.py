@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import d2lseg
+from d2lseg import checkpoint as ckpt
 from d2lseg import train
 from d2lseg.voc import IMAGENET_MEAN, IMAGENET_STD, VOID_COLOR
 
@@ -65,11 +66,6 @@ def test_pretrained_argument_checked():
         d2lseg.fcn_resnet18(pretrained="yes")
 
 
-def test_devices_never_empty():
-    devices = d2lseg.try_all_devices()
-    assert devices and all(isinstance(d, torch.device) for d in devices)
-
-
 def _loaders(voc_dir, batch_size=8, crop=(64, 64)):
     return d2lseg.load_data_voc(batch_size, crop, voc_dir=voc_dir, num_workers=0)
 
@@ -126,16 +122,16 @@ def test_checkpoint_write_is_atomic(voc_dir, tmp_path, monkeypatch):
             f.write(b"half a checkpoint")
         raise OSError("disk full")
 
-    monkeypatch.setattr(train.torch, "save", crash)
+    monkeypatch.setattr(ckpt.torch, "save", crash)
     with pytest.raises(OSError, match="disk full"):
-        train.save_checkpoint(checkpoint, net, None, None, [])
+        ckpt.save_checkpoint(checkpoint, net, None, None, [])
     assert checkpoint.read_bytes() == b"previous checkpoint"
     assert [p.name for p in tmp_path.iterdir()] == ["fcn.pt"]
 
 
 def test_checkpoint_for_other_classes_is_refused(tmp_path):
     checkpoint = tmp_path / "fcn.pt"
-    train.save_checkpoint(checkpoint, d2lseg.fcn_resnet18(5, pretrained=False), None, None, [])
+    ckpt.save_checkpoint(checkpoint, d2lseg.fcn_resnet18(5, pretrained=False), None, None, [])
     with pytest.raises(ValueError, match=r"trained for 5 classes but the model predicts 21"):
         d2lseg.load_checkpoint(checkpoint, d2lseg.fcn_resnet18(21, pretrained=False))
 

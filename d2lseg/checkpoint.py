@@ -1,0 +1,162 @@
+"""Checkpoints from which training resumes exactly, and which are safe to load from anyone.
+
+A checkpoint holds only tensors and plain Python values (the random states included), so it is
+read with `torch.load(weights_only=True)`: a crafted file cannot run code when it is loaded, as
+an arbitrary pickle would. It is written to a temporary file and renamed, so a crash never
+leaves half a checkpoint.
+"""
+
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .model import num_classes_of
+
+FORMAT = "d2lseg-checkpoint-v1"
+REQUIRED_KEYS = ("model", "num_classes", "history", "rng")
+
+
+def _rng_state():
+    """The random states of Python, NumPy and PyTorch as tensors and plain values."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": {"version": version, "mt": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def _set_rng_state(state):
+    py, npy = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(py["mt"].tolist()), py["gauss"]))
+    np.random.set_state(
+        (npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+         npy["cached"])
+    )  # fmt: skip
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
+
+
+def save_checkpoint(path, net, optimizer, scheduler, history):
+    """Write everything needed to resume (weights, optimizer, scheduler, history, random
+    states) to a temporary file, then rename it: a crash never leaves half a checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "format": FORMAT,
+        "model": net.state_dict(),
+        "num_classes": num_classes_of(net),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "history": history,
+        "rng": _rng_state(),
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_checkpoint(path):
+    """The contents of a d2lseg checkpoint, read without unpickling arbitrary objects.
+
+    Anything else (text, an image, an empty or truncated file, a bare state_dict, a whole
+    pickled model, a crafted pickle) is a ValueError that names the file and what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty, not a d2lseg checkpoint")
+    if not zipfile.is_zipfile(path):  # what torch.save writes; a raw pickle is never read
+        raise ValueError(
+            f"{path} is not a readable PyTorch file (torch.save writes a zip archive; this is "
+            "text, an image, a raw pickle or a truncated file)"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"{path} was refused: it holds Python objects other than tensors and plain values "
+            "(a whole pickled model, or a crafted file), which are never unpickled here; a "
+            "d2lseg checkpoint is written by d2lseg.train_fcn(..., checkpoint=path)"
+        ) from err
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"{path} is not a readable PyTorch file (truncated, or not a checkpoint at all): {err}"
+        ) from err
+    if isinstance(state, dict) and state and all(torch.is_tensor(v) for v in state.values()):
+        raise ValueError(
+            f"{path} is a bare state_dict, not a d2lseg checkpoint; load it with "
+            f"net.load_state_dict(torch.load(path, weights_only=True))"
+        )
+    missing = [k for k in REQUIRED_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise ValueError(f"{path} is not a d2lseg checkpoint: it lacks {', '.join(missing)}")
+    return state
+
+
+def _total_steps(scheduler_state):
+    """The number of steps a scheduler was built for, when it has one (OneCycleLR, cosine)."""
+    for key in ("total_steps", "T_max"):
+        if key in scheduler_state:
+            return scheduler_state[key]
+    return None
+
+
+def load_checkpoint(path, net, optimizer=None, scheduler=None):
+    """Load a checkpoint written by `save_checkpoint` into `net` (and the optimizer and
+    scheduler if given), restore the random states, and return the history. Refuses a model
+    with another number of classes, and a scheduler built for another number of steps."""
+    state = read_checkpoint(path)
+    expected = num_classes_of(net)
+    if state["num_classes"] != expected:
+        raise ValueError(
+            f"checkpoint {path} was trained for {state['num_classes']} classes but the model "
+            f"predicts {expected}; build it with fcn_resnet18(num_classes={state['num_classes']})"
+        )
+    for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+        if obj is not None and state.get(name) is None:
+            raise ValueError(
+                f"checkpoint {path} was saved without {name} state, so training cannot resume "
+                f"from it; pass {name}=None to load only the weights"
+            )
+    if scheduler is not None:
+        saved, built = _total_steps(state["scheduler"]), _total_steps(scheduler.state_dict())
+        if saved != built:
+            raise ValueError(
+                f"checkpoint {path} was trained with a scheduler of {saved} steps, but the "
+                f"scheduler given has {built}; rebuild it with the checkpoint's number of epochs "
+                "and batches per epoch (or start a new checkpoint)"
+            )
+    net.load_state_dict(state["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    _set_rng_state(state["rng"])
+    return state["history"]
