@@ -85,21 +85,35 @@ def _tile_sides(tile):
     return int(sides[0]), int(sides[1])
 
 
+def tile_windows(height, width, tile=(320, 480), overlap=64):
+    """The windows (top, left, tile height, tile width) with which `predict_whole_image`
+    covers an image of height x width: tiles of `tile` (cut down to the image's sides rounded
+    up to multiples of 32), neighbours sharing at least `overlap` pixels, the last row and
+    column of tiles flush with the bottom and right edges of the (padded) image."""
+    tile_h, tile_w = _tile_sides(tile)
+    largest = min(tile_h, tile_w) - 1
+    if not _is_int(overlap) or not 0 <= overlap <= largest:
+        raise ValueError(f"overlap must be in 0..{largest} (an int), got {overlap!r}")
+    overlap = int(overlap)
+    tile_h = min(tile_h, -(-height // STRIDE) * STRIDE)
+    tile_w = min(tile_w, -(-width // STRIDE) * STRIDE)
+    return [
+        (top, left, tile_h, tile_w)
+        for top in _tile_starts(max(height, tile_h), tile_h, overlap)
+        for left in _tile_starts(max(width, tile_w), tile_w, overlap)
+    ]
+
+
 def predict_whole_image(net, img, tile=(320, 480), overlap=64):
     """Class index per pixel (H x W) for a uint8 image (or a PIL image) of any size.
 
     As the book's text proposes: cover the image with overlapping tiles whose sides are
     multiples of 32, average the logits where tiles overlap, then take the argmax. An image
     smaller than a tile is padded (with the mean colour) to a multiple of 32 first."""
-    tile_h, tile_w = _tile_sides(tile)
-    largest = min(tile_h, tile_w) - 1
-    if not _is_int(overlap) or not 0 <= overlap <= largest:
-        raise ValueError(f"overlap must be in 0..{largest} (an int), got {overlap!r}")
-    overlap = int(overlap)
     X = _normalize(img)
     height, width = X.shape[1:]
-    tile_h = min(tile_h, -(-height // STRIDE) * STRIDE)
-    tile_w = min(tile_w, -(-width // STRIDE) * STRIDE)
+    windows = tile_windows(height, width, tile, overlap)
+    _, _, tile_h, tile_w = windows[0]
     # Zero after normalisation is the mean colour, a neutral padding.
     X = torch.nn.functional.pad(X, (0, max(tile_w - width, 0), 0, max(tile_h - height, 0)))
     padded_h, padded_w = X.shape[1:]
@@ -107,14 +121,13 @@ def predict_whole_image(net, img, tile=(320, 480), overlap=64):
     logits, counts = None, torch.zeros(padded_h, padded_w)
     net.eval()
     with torch.no_grad():
-        for top in _tile_starts(padded_h, tile_h, overlap):
-            for left in _tile_starts(padded_w, tile_w, overlap):
-                window = X[:, top : top + tile_h, left : left + tile_w].unsqueeze(0)
-                out = net(window.to(device))[0].cpu()
-                if logits is None:
-                    logits = torch.zeros(out.shape[0], padded_h, padded_w)
-                logits[:, top : top + tile_h, left : left + tile_w] += out
-                counts[top : top + tile_h, left : left + tile_w] += 1
+        for top, left, _, _ in windows:
+            window = X[:, top : top + tile_h, left : left + tile_w].unsqueeze(0)
+            out = net(window.to(device))[0].cpu()
+            if logits is None:
+                logits = torch.zeros(out.shape[0], padded_h, padded_w)
+            logits[:, top : top + tile_h, left : left + tile_w] += out
+            counts[top : top + tile_h, left : left + tile_w] += 1
     return (logits / counts).argmax(dim=0)[:height, :width]
 
 

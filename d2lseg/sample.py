@@ -251,3 +251,13 @@ def make_sample_voc(root, num_train=300, num_val=60, seed=0, progress=False):
 def is_sample_voc(voc_dir):
     """Whether `voc_dir` holds a sample made by `make_sample_voc` (not the real VOC2012)."""
     return (Path(voc_dir) / MARKER).is_file()
+
+
+def describe_class(cls):
+    """How the sample draws class `cls` (0..20), for legends: 'background', or e.g. 'plain
+    cross, colour 4'. The sample reuses VOC's class names, so a 'bottle' is a plain cross;
+    classes with the same colour number share their colours."""
+    if cls == 0:
+        return "background"
+    shape, texture, group = class_appearance(cls)
+    return f"{texture} {shape}, colour {group}"

@@ -67,6 +67,16 @@ def test_paired_classes_share_colours_but_not_shape_or_texture():
     assert len(looks) == 20
 
 
+def test_describe_class_for_legends():
+    # Worked out by hand from SHAPES and PATTERNS: VOC's "bottle" (5) is drawn as a plain
+    # cross, its same-colour partner "person" (15) as a checkered box.
+    assert sample.describe_class(0) == "background"
+    assert sample.describe_class(5) == "plain cross, colour 4"
+    assert sample.describe_class(15) == "checker box, colour 4"
+    assert sample.describe_class(11) == "stripes triangle, colour 0"
+    assert len({sample.describe_class(cls) for cls in range(21)}) == 21
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     a = d2lseg.make_sample_voc(tmp_path / "a", num_train=20, num_val=20, seed=7)
     b = d2lseg.make_sample_voc(tmp_path / "b", num_train=20, num_val=20, seed=7)
