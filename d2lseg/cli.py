@@ -286,8 +286,8 @@ def _prepare_resume(parser, args, steps_per_epoch, scheduler):
             )
             write_state(args.checkpoint, {**state, "scheduler": stretched})
             print(
-                f"{args.checkpoint}: continuing its {done} epochs to {args.epochs}, with the "
-                f"learning-rate schedule stretched to {args.epochs} epochs"
+                f"{args.checkpoint}: continuing after epoch {done} up to epoch {args.epochs}, "
+                f"with the learning-rate schedule stretched to {args.epochs} epochs"
             )
         distributed.barrier()
 

@@ -131,7 +131,7 @@ def test_resuming_with_more_epochs_continues_the_run(voc_dir, tmp_path, capsys):
     two = cli.main([*_options(voc_dir, tmp_path), "--epochs", "2"])[1]
     out = capsys.readouterr().out
     assert [h["epoch"] for h in two] == [1, 2] and two[0] == one[0]
-    assert "continuing its 1 epochs to 2" in out
+    assert "continuing after epoch 1 up to epoch 2" in out
     saved = ckpt.read_checkpoint(tmp_path / "fcn.pt")["scheduler"]
     assert saved["total_steps"] == saved["last_epoch"] == 2 * 5  # 20 images / batches of 4
 

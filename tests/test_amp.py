@@ -1,0 +1,63 @@
+"""Mixed precision: what `auto` picks on each device, and every mode this CPU runs trains."""
+
+import sys
+
+import pytest
+import torch
+
+import d2lseg
+from d2lseg import amp, train
+
+CPU, MPS, CUDA = torch.device("cpu"), torch.device("mps"), torch.device("cuda", 0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [("fpu sse avx512f avx512_bf16 amx_tile", True), ("fpu amx_bf16", True),
+     ("fpu sse avx512f avx512_vnni", False)],
+)  # fmt: skip
+def test_bf16_cpus_are_told_by_their_flags(tmp_path, monkeypatch, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert amp.cpu_has_fast_bf16(cpuinfo) is expected
+    monkeypatch.setattr(amp, "cpu_has_fast_bf16", lambda: expected)
+    assert amp.resolve_amp("auto", CPU) == ("bf16" if expected else "off")
+
+
+def test_auto_on_gpus_and_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert amp.resolve_amp("auto", CUDA) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert amp.resolve_amp("auto", CUDA) == "fp16"
+    assert amp.resolve_amp("auto", MPS) == "off"
+    assert amp.resolve_amp("off", CUDA) == "off"
+
+
+def test_fp16_alone_has_a_gradient_scaler_and_autocast_gives_its_dtype():
+    for mode, dtype, scaled in (("off", torch.float32, False), ("bf16", torch.bfloat16, False),
+                                ("fp16", torch.float16, True)):  # fmt: skip
+        precision = amp.precision_for(mode, CPU)
+        assert precision.scaler.is_enabled() is scaled
+        with precision.autocast():
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == dtype
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="amp must be one of auto, off, bf16, fp16, got 'fp8'"):
+        amp.resolve_amp("fp8", CPU)
+
+
+@pytest.mark.parametrize("mode", ["off", "bf16", "fp16", "auto"])
+def test_every_mode_the_cpu_runs_lowers_the_loss(mode):
+    """A few steps on one batch with our step and optimizer: the loss falls, in every mode."""
+    precision = amp.precision_for(mode, CPU)
+    torch.manual_seed(0)
+    net = precision.layout(d2lseg.fcn_resnet18(num_classes=3, pretrained=False))
+    X, y = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64))
+    X = precision.layout(X)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    losses = [train.train_step(net, X, y, train.pixel_loss, optimizer, precision)[1].item()
+              for _ in range(6)]  # fmt: skip
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < 0.8 * losses[0], losses
