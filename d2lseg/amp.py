@@ -3,8 +3,10 @@
 `--amp auto` picks bf16 autocast on a CPU with native bf16 instructions (AVX512-BF16 or AMX),
 bf16 on a CUDA GPU that supports it, else fp16 with a gradient scaler on CUDA, and full
 precision everywhere else (older CPUs emulate bf16 slowly; MPS is left alone). Activations in
-the channels-last memory layout make oneDNN's and cuDNN's reduced-precision convolutions faster,
-so they come with autocast.
+the channels-last memory layout make cuDNN's reduced-precision convolutions faster, so they come
+with autocast on GPUs; on the CPU they did not help (benchmarks/train_speed.py). On the CPU the
+FCN's transposed convolutions stay in float32: oneDNN's bf16 kernel for the 64 x 64 upsampling
+kernel is some 20 times slower than its float32 one, and would undo the gain.
 """
 
 import sys
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -49,6 +52,15 @@ def resolve_amp(mode, device):
     return mode
 
 
+class Float32ConvTranspose2d(nn.ConvTranspose2d):
+    """A transposed convolution that computes in float32 even under autocast (same weights,
+    same state_dict keys)."""
+
+    def forward(self, input, output_size=None):
+        with torch.autocast(input.device.type, enabled=False):
+            return super().forward(input.float(), output_size)
+
+
 @dataclass
 class Precision:
     """How a step computes: autocast dtype (None: full precision), a gradient scaler (on only
@@ -73,6 +85,15 @@ class Precision:
         """`x` (a batch or a model) in the memory layout the step computes in."""
         return x.to(memory_format=torch.channels_last) if self.channels_last else x
 
+    def prepare(self, net):
+        """`net`, in place, ready to train in this precision: in the memory layout, and on the
+        CPU with its transposed convolutions computing in float32 (see the module's doc)."""
+        if self.dtype is not None and self.device_type == "cpu":
+            for module in net.modules():
+                if type(module) is nn.ConvTranspose2d:
+                    module.__class__ = Float32ConvTranspose2d
+        return self.layout(net)
+
     def __str__(self):
         name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
         return name + (", channels_last" if self.channels_last else "")
@@ -86,4 +107,4 @@ def precision_for(mode, device):
     resolved = resolve_amp(mode, device)
     if resolved == "off":
         return Precision(device.type)
-    return Precision(device.type, DTYPES[resolved], channels_last=device.type in ("cpu", "cuda"))
+    return Precision(device.type, DTYPES[resolved], channels_last=device.type == "cuda")

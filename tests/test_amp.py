@@ -53,7 +53,7 @@ def test_every_mode_the_cpu_runs_lowers_the_loss(mode):
     """A few steps on one batch with our step and optimizer: the loss falls, in every mode."""
     precision = amp.precision_for(mode, CPU)
     torch.manual_seed(0)
-    net = precision.layout(d2lseg.fcn_resnet18(num_classes=3, pretrained=False))
+    net = precision.prepare(d2lseg.fcn_resnet18(num_classes=3, pretrained=False))
     X, y = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64))
     X = precision.layout(X)
     optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
@@ -61,3 +61,21 @@ def test_every_mode_the_cpu_runs_lowers_the_loss(mode):
               for _ in range(6)]  # fmt: skip
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_on_the_cpu_the_upsampling_stays_in_float32_with_the_same_weights():
+    """bf16 transposed convolutions are ~20x slower than float32 ones in oneDNN on the CPU."""
+    net = d2lseg.fcn_resnet18(num_classes=3, pretrained=False).eval()
+    keys = list(net.state_dict())
+    precision = amp.precision_for("bf16", CPU)
+    precision.prepare(net)
+    assert list(net.state_dict()) == keys
+    with torch.no_grad(), precision.autocast():
+        features = net[:-1](torch.randn(1, 3, 64, 64))
+        out = net.transpose_conv(features)
+    assert features.dtype == torch.bfloat16 and out.dtype == torch.float32
+    upsampling = net.transpose_conv
+    expected = torch.nn.functional.conv_transpose2d(
+        features.float(), upsampling.weight, upsampling.bias, stride=32, padding=16
+    )
+    torch.testing.assert_close(out, expected)

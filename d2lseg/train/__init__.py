@@ -193,7 +193,7 @@ def train_fcn(
     start = len(history)
     if scheduler is not None:
         _check_schedule(scheduler, (num_epochs - start) * len(train_iter), checkpoint)
-    model = distributed.wrap(amp.layout(net), device)
+    model = distributed.wrap(amp.prepare(net), device)
     plot = LivePlot() if (_in_notebook() if live_plot is None else live_plot) else None
     if plot is not None and history:
         plot.update(history)
