@@ -50,17 +50,20 @@ def test_unknown_mode_is_refused():
 
 @pytest.mark.parametrize("mode", ["off", "bf16", "fp16", "auto"])
 def test_every_mode_the_cpu_runs_lowers_the_loss(mode):
-    """A few steps on one batch with our step and optimizer: the loss falls, in every mode."""
+    """Steps on one batch with our step and optimizer: the loss falls, in every mode (fp16
+    first skips the steps whose scaled gradients overflow, and lowers its scale)."""
     precision = amp.precision_for(mode, CPU)
     torch.manual_seed(0)
     net = precision.prepare(d2lseg.fcn_resnet18(num_classes=3, pretrained=False))
     X, y = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64))
     X = precision.layout(X)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
     losses = [train.train_step(net, X, y, train.pixel_loss, optimizer, precision)[1].item()
-              for _ in range(6)]  # fmt: skip
+              for _ in range(8)]  # fmt: skip
     assert all(torch.isfinite(torch.tensor(losses)))
-    assert losses[-1] < 0.8 * losses[0], losses
+    assert losses[-1] < 0.85 * losses[0], losses
+    if precision.dtype == torch.float16:
+        assert precision.scaler.get_scale() < 2.0**16  # its initial scale
 
 
 def test_on_the_cpu_the_upsampling_stays_in_float32_with_the_same_weights():

@@ -127,8 +127,9 @@ def test_a_killed_run_resumes_exactly_under_torchrun(ddp_runs):
 def test_resuming_with_more_epochs_continues_the_run(voc_dir, tmp_path, capsys):
     """`--epochs 1`, then `--epochs 2` with the same checkpoint: one more epoch, after the
     first, with the learning-rate schedule stretched (said in one line)."""
-    one = cli.main([*_options(voc_dir, tmp_path), "--epochs", "1"])[1]
-    two = cli.main([*_options(voc_dir, tmp_path), "--epochs", "2"])[1]
+    options = [str(o) for o in _options(voc_dir, tmp_path)]
+    one = cli.main([*options, "--epochs", "1"])[1]
+    two = cli.main([*options, "--epochs", "2"])[1]
     out = capsys.readouterr().out
     assert [h["epoch"] for h in two] == [1, 2] and two[0] == one[0]
     assert "continuing after epoch 1 up to epoch 2" in out
