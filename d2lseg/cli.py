@@ -264,6 +264,11 @@ def _prepare_resume(parser, args, steps_per_epoch, scheduler):
     """Check that the checkpoint can resume in this run and, when --epochs grew, stretch its
     learning-rate schedule to the new length (rank 0 rewrites the file, atomically)."""
     state = read_checkpoint(args.checkpoint)
+    if state.get("optimizer") is None or state.get("scheduler") is None:
+        parser.error(
+            f"argument --checkpoint: {args.checkpoint} holds weights without optimizer and "
+            "scheduler state, so training cannot resume from it"
+        )
     world, saved_world = distributed.world_size(), len(state.get("rng_by_rank") or [None])
     if saved_world != world:
         parser.error(
@@ -295,9 +300,12 @@ def _prepare_resume(parser, args, steps_per_epoch, scheduler):
 def _write_atomically(path, write, mode="w"):
     """Write a file through `write(file)` into a temporary file, then rename it."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, mode, **({"newline": ""} if mode == "w" else {})) as f:
-        write(f)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, mode, **({"newline": ""} if mode == "w" else {})) as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_outputs(out, history):

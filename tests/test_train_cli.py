@@ -169,6 +169,12 @@ def _other_variant_checkpoint(voc_dir, tmp_path):
     return ["--checkpoint", tmp_path / "fcn16s.pt"]
 
 
+def _weights_only_checkpoint(voc_dir, tmp_path):
+    ckpt.save_checkpoint(tmp_path / "weights.pt", d2lseg.fcn_resnet18(pretrained=False), None,
+                         None, [])  # fmt: skip
+    return ["--checkpoint", tmp_path / "weights.pt"]
+
+
 def _garbage_checkpoint(voc_dir, tmp_path):
     (tmp_path / "notes.pt").write_text("not a checkpoint\n")
     return ["--checkpoint", tmp_path / "notes.pt"]
@@ -192,6 +198,7 @@ def _garbage_checkpoint(voc_dir, tmp_path):
         (lambda v, t: ["--device", "gpu0"], "argument --device: 'gpu0' is not a device"),
         (lambda v, t: ["--sync-bn"], "argument --sync-bn: needs several CUDA processes"),
         (_other_variant_checkpoint, r"holds an FCN-16s, not the FCN-32s asked for"),
+        (_weights_only_checkpoint, r"weights\.pt holds weights without optimizer"),
         (_garbage_checkpoint, r"argument --checkpoint: .*notes\.pt is not a readable PyTorch"),
     ],
 )
