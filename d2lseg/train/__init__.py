@@ -257,8 +257,11 @@ def adamw_one_cycle(net, lr, num_epochs, steps_per_epoch, weight_decay=1e-4):
     """Our recipe: AdamW, with a learning rate that warms up for 20% of the steps to `lr`
     and then anneals to almost zero (one cycle); the scheduler steps after every batch."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    total_steps = num_epochs * steps_per_epoch
+    # OneCycleLR divides by zero when the warm-up is exactly one step, as 20% of 5 steps is.
+    pct_start = 0.2 if total_steps != 5 else 0.3
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=num_epochs * steps_per_epoch, pct_start=0.2
+        optimizer, max_lr=lr, total_steps=total_steps, pct_start=pct_start
     )
     return optimizer, scheduler
 
