@@ -4,7 +4,7 @@ from .checkpoint import load_checkpoint
 from .data import download_voc, resolve_voc_dir
 from .devices import try_all_devices
 from .display import show_source
-from .metrics import confusion_matrix, segmentation_scores
+from .metrics import boundary_iou, confusion_matrix, segmentation_scores
 from .model import fcn_resnet18
 from .predict import label2image, overlay, predict, predict_whole_image
 from .sample import make_sample_voc
@@ -30,6 +30,7 @@ __all__ = [
     "VOCSegDataset",
     "bilinear_kernel",
     "bilinear_upsampler",
+    "boundary_iou",
     "confusion_matrix",
     "corr2d",
     "download_voc",

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import distributed
-from .model import num_classes_of
+from .model import num_classes_of, variant_of
 
 FORMAT = "d2lseg-checkpoint-v1"
 REQUIRED_KEYS = ("model", "num_classes", "history", "rng")
@@ -71,6 +71,7 @@ def save_checkpoint(path, net, optimizer, scheduler, history, scaler=None):
         "format": FORMAT,
         "model": net.state_dict(),
         "num_classes": num_classes_of(net),
+        "variant": variant_of(net),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "history": history,
@@ -141,11 +142,19 @@ def _total_steps(scheduler_state):
     return None
 
 
+def _how_to_build(state):
+    """The call that builds the model a checkpoint was saved from."""
+    variant = state.get("variant", "32s")
+    extra = f', variant="{variant}"' if variant != "32s" else ""
+    return f"fcn_resnet18(num_classes={state['num_classes']}{extra})"
+
+
 def load_checkpoint(path, net, optimizer=None, scheduler=None, scaler=None):
     """Load a checkpoint written by `save_checkpoint` into `net` (and the optimizer,
     scheduler and gradient scaler if given), restore this rank's random states, and return the
-    history. Refuses a model with another number of classes, a scheduler built for another
-    number of steps, and resuming with another number of processes."""
+    history. Refuses a model with another number of classes or another variant (a checkpoint
+    without one is from an FCN-32s), a scheduler built for another number of steps, and
+    resuming with another number of processes."""
     state = read_checkpoint(path)
     rng_by_rank = state.get("rng_by_rank") or [state["rng"]]
     if optimizer is not None and len(rng_by_rank) != distributed.world_size():
@@ -157,7 +166,13 @@ def load_checkpoint(path, net, optimizer=None, scheduler=None, scaler=None):
     if state["num_classes"] != expected:
         raise ValueError(
             f"checkpoint {path} was trained for {state['num_classes']} classes but the model "
-            f"predicts {expected}; build it with fcn_resnet18(num_classes={state['num_classes']})"
+            f"predicts {expected}; build it with {_how_to_build(state)}"
+        )
+    saved_variant = state.get("variant", "32s")  # checkpoints from before FCN-16s/8s
+    if saved_variant != variant_of(net):
+        raise ValueError(
+            f"checkpoint {path} holds an FCN-{saved_variant} but the model is an "
+            f"FCN-{variant_of(net)}; build it with {_how_to_build(state)}"
         )
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
         if obj is not None and state.get(name) is None:

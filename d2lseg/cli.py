@@ -358,7 +358,7 @@ def main(argv=None):
         set_seed(args.seed)  # the same initial weights in every process
         pretrained = {"auto": "auto", "yes": True, "no": False}[args.pretrained]
         with distributed.local_main_first():  # one download of the ImageNet weights per node
-            net = fcn_resnet18(len(VOC_CLASSES), pretrained, **_variant_kwargs(args.variant))
+            net = fcn_resnet18(len(VOC_CLASSES), pretrained, variant=args.variant)
         if args.sync_bn:
             net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
         optimizer, scheduler = adamw_one_cycle(
@@ -397,8 +397,3 @@ def main(argv=None):
         return net, history
     finally:
         distributed.shutdown()
-
-
-def _variant_kwargs(variant):
-    """fcn_resnet18's `variant` argument, passed only when it is not the book's 32s."""
-    return {} if variant == "32s" else {"variant": variant}

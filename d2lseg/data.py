@@ -2,12 +2,21 @@
 
 `python -m d2lseg` prepares the data (the sample, generated once) and says which is used;
 `python -m d2lseg --download` fetches and extracts the real VOC2012 (2 GB) first.
+
+The data folder is `data/` in a source checkout, and a per-user cache folder for a regular
+install, so that nothing is ever written into site-packages; `$D2LSEG_DATA_DIR` overrides both.
 """
 
 import hashlib
+import http.client
 import os
+import posixpath
+import re
+import shutil
+import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -15,16 +24,52 @@ from tqdm.auto import tqdm
 
 from .sample import make_sample_voc
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_DIR / "data"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+DATA_DIR_ENV = "D2LSEG_DATA_DIR"
+VOC_DIR_ENV = "D2LSEG_VOC_DIR"
+
+
+def user_cache_dir(environ=os.environ, platform=sys.platform):
+    """The per-user cache folder for d2lseg, as platformdirs would choose it: ~/.cache/d2lseg
+    (or $XDG_CACHE_HOME/d2lseg) on Linux, ~/Library/Caches/d2lseg on macOS,
+    %LOCALAPPDATA%/d2lseg on Windows."""
+    if platform == "win32" and environ.get("LOCALAPPDATA"):
+        return Path(environ["LOCALAPPDATA"]) / "d2lseg"
+    if platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "d2lseg"
+    if environ.get("XDG_CACHE_HOME"):
+        return Path(environ["XDG_CACHE_HOME"]) / "d2lseg"
+    return Path.home() / ".cache" / "d2lseg"
+
+
+def default_data_dir(package_dir=PACKAGE_DIR, environ=os.environ):
+    """The data folder: $D2LSEG_DATA_DIR if set; else `data/` beside the package when it runs
+    from a source checkout (an editable install included: its parent holds pyproject.toml);
+    else, for a regular install in site-packages, the per-user cache folder."""
+    if environ.get(DATA_DIR_ENV):
+        return Path(environ[DATA_DIR_ENV]).expanduser()
+    if (Path(package_dir).parent / "pyproject.toml").is_file():
+        return Path(package_dir).parent / "data"
+    return user_cache_dir(environ)
+
+
+DATA_DIR = default_data_dir()
 REAL_VOC_DIR = DATA_DIR / "VOCdevkit" / "VOC2012"
 # Bump the suffix whenever the generator's output changes, so old copies are not reused.
 SAMPLE_ROOT = DATA_DIR / "sample-v1"
-VOC_DIR_ENV = "D2LSEG_VOC_DIR"
+# D2LSEG_DATA=sample: always the sample, which the committed notebook outputs show.
+DATA_ENV = "D2LSEG_DATA"
 FCN_CHECKPOINT = DATA_DIR / "fcn_resnet18.pt"  # written by notebook 05, read by notebook 06
 
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
+TIMEOUT = 60  # seconds to wait for a connection, and for each read, before giving up
+
+# Temporary files and folders of downloads, extractions, the sample and checkpoints. Their
+# names carry "pid<N>" (the process writing them) where d2lseg chooses them.
+LEFTOVER_PATTERNS = (".*.part", ".*.tmp", ".extract-*", ".sample-*")
+STALE_SECONDS = 600  # without a pid to check, a temporary untouched this long is a leftover
 
 
 def _shown(path):
@@ -33,15 +78,65 @@ def _shown(path):
     return str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path)
 
 
+def _process_running(pid):
+    """Whether process `pid` runs on this machine (POSIX only; Windows has no safe probe)."""
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        pass
+    return True
+
+
+def _may_be_in_use(path):
+    """Whether a temporary entry may belong to a run still going: the process named in it
+    is running, or, when that cannot be checked, it changed in the last STALE_SECONDS."""
+    match = re.search(r"pid(\d+)[.-]", path.name)
+    if match and os.name == "posix":
+        return _process_running(int(match.group(1)))
+    try:
+        return time.time() - path.lstat().st_mtime < STALE_SECONDS
+    except FileNotFoundError:  # removed meanwhile by its own run
+        return True
+
+
+def remove_leftovers(*folders):
+    """Delete the hidden temporaries (LEFTOVER_PATTERNS) that a killed run left in `folders`,
+    never those of a run still going."""
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for pattern in LEFTOVER_PATTERNS:
+            for path in folder.glob(pattern):
+                if _may_be_in_use(path):
+                    continue
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+
 def resolve_voc_dir(voc_dir=None, progress=False):
-    """Choose the VOC dir and say which in one line: `voc_dir` if given, else the environment
-    variable D2LSEG_VOC_DIR, else data/VOCdevkit/VOC2012 if present, else the embedded
-    sample (generated on first use, with a progress bar if `progress`). Never downloads."""
+    """Choose the VOC dir and say which in one line: `voc_dir` if given, else the embedded
+    sample if the environment variable D2LSEG_DATA is "sample" (as `make test` sets it),
+    else the environment variable D2LSEG_VOC_DIR, else data/VOCdevkit/VOC2012 if present,
+    else the embedded sample (generated on first use, with a progress bar if `progress`).
+    Never downloads. First removes what killed runs left in the data folder."""
+    remove_leftovers(DATA_DIR, SAMPLE_ROOT)
+    data_choice = os.environ.get(DATA_ENV, "")
+    if data_choice not in ("", "sample"):
+        raise ValueError(
+            f'${DATA_ENV} is {data_choice!r}: expected "sample" (use the embedded sample), '
+            "or leave it unset to choose the data as usual"
+        )
+    sample_only = data_choice == "sample"
     if voc_dir is not None:
         chosen, why = Path(voc_dir), "given as voc_dir"
-    elif os.environ.get(VOC_DIR_ENV):
+    elif not sample_only and os.environ.get(VOC_DIR_ENV):
         chosen, why = Path(os.environ[VOC_DIR_ENV]), f"from ${VOC_DIR_ENV}"
-    elif REAL_VOC_DIR.is_dir():
+    elif not sample_only and REAL_VOC_DIR.is_dir():
         chosen, why = REAL_VOC_DIR, "the real Pascal VOC2012"
     else:
         chosen = SAMPLE_ROOT / "VOCdevkit" / "VOC2012"
@@ -62,26 +157,43 @@ def _sha1(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
-def download(url, path, sha1, chunk_size=1 << 20):
+def _stream(url, out, timeout, chunk_size, desc):
+    """Copy `url` into the open file `out`; return the SHA-1 of what was copied."""
+    digest = hashlib.sha1()
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=desc) as bar:
+            while chunk := response.read(chunk_size):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    return digest.hexdigest()
+
+
+def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20):
     """Stream `url` to `path` with a progress bar and check its SHA-1. The data goes to a
-    temporary file that is renamed only once it is complete and verified."""
+    temporary file that is renamed only once it is complete and verified. Waiting longer
+    than `timeout` seconds to connect or for data is an error saying what to do instead."""
     path = Path(path)
     if path.is_file() and _sha1(path) == sha1:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha1()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.pid{os.getpid()}.", suffix=".part"
+    )
     try:
-        with urllib.request.urlopen(url) as response, os.fdopen(fd, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=path.name) as bar:
-                while chunk := response.read(chunk_size):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-        if digest.hexdigest() != sha1:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                got = _stream(url, out, timeout, chunk_size, path.name)
+            except (OSError, http.client.HTTPException) as err:  # timeouts are OSErrors
+                raise OSError(
+                    f"could not download {url}: {err}. Download it another way and save it "
+                    f"as {path} (it is used from there), or set ${VOC_DIR_ENV} to a VOC2012 "
+                    "folder you already have"
+                ) from err
+        if got != sha1:
             raise OSError(
-                f"download of {url} has SHA-1 {digest.hexdigest()}, expected {sha1}; "
+                f"download of {url} has SHA-1 {got}, expected {sha1}; "
                 "the file is corrupt or was changed, so it was not kept"
             )
         os.replace(tmp, path)
@@ -91,46 +203,75 @@ def download(url, path, sha1, chunk_size=1 << 20):
     return path
 
 
-def _escapes(member, target):
-    """Why `member` would land outside `target` (resolved), or None if it stays inside."""
-    path = target / member.name
-    if os.path.isabs(member.name) or not path.resolve().is_relative_to(target):
-        return f"member {member.name!r} is outside the target folder"
-    if member.issym() or member.islnk():
-        base = path.parent if member.issym() else target  # hard links are archive-relative
-        link = base / member.linkname
-        if os.path.isabs(member.linkname) or not link.resolve().is_relative_to(target):
-            return f"link {member.name!r} -> {member.linkname!r} points outside the target folder"
-    return None
+def _checked_name(member, files, dirs):
+    """The member's path parts, or ValueError unless it is a regular file or a directory
+    whose normalised relative path stays inside the target and agrees with the other
+    members (no file where a folder is needed). No link is ever written, so a checked path
+    cannot be redirected."""
+    is_file = member.isreg()
+    if not (is_file or member.isdir()):
+        raise ValueError(
+            f"member {member.name!r} is a link or special file; only regular files and "
+            "directories are extracted"
+        )
+    name = member.name
+    if "\\" in name or ":" in name or "\0" in name or name.startswith("/"):
+        raise ValueError(f"member {name!r} has an absolute or non-portable path")
+    parts = tuple(part for part in posixpath.normpath(name).split("/") if part != ".")
+    if not parts or ".." in parts:
+        raise ValueError(f"member {name!r} is outside the target folder")
+    parents = [parts[:depth] for depth in range(1, len(parts))]
+    if any(parent in files for parent in parents) or parts in (dirs if is_file else files):
+        raise ValueError(f"member {name!r} needs a file and a folder at the same path")
+    (files if is_file else dirs).add(parts)
+    dirs.update(parents)
+    return parts
 
 
 def safe_extract(tar_path, target_dir):
-    """Extract a tar archive into `target_dir`, refusing the whole archive if any member or
-    link would land outside it; the standard library's "data" filter also refuses device
-    files and strips dangerous permission bits."""
-    target_dir = Path(target_dir).resolve()
-    target_dir.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tar_path) as tar:
-        members = tar.getmembers()
-        for member in members:
-            if reason := _escapes(member, target_dir):
-                raise ValueError(f"refusing to extract {tar_path}: {reason}")
-        try:
-            tar.extractall(target_dir, members=members, filter="data")
-        except tarfile.FilterError as err:
-            raise ValueError(f"refusing to extract {tar_path}: {err}") from err
+    """Extract a tar archive into `target_dir`, a new or empty folder, writing only regular
+    files and directories. Every member is checked before anything is written: links,
+    devices and FIFOs, absolute paths and paths with `..` refuse the whole archive.
+
+    The standard library's extraction filters are not relied on: on Python 3.11.7 and
+    others, links crafted to overflow `os.path.realpath` get past them (CVE-2025-4517)."""
+    target_dir = Path(target_dir)
+    if target_dir.exists() and any(target_dir.iterdir()):
+        raise ValueError(f"refusing to extract {tar_path}: {target_dir} is not empty")
+    try:
+        tar = tarfile.open(tar_path)
+    except tarfile.TarError as err:
+        raise ValueError(f"{tar_path} is not a tar archive that can be read: {err}") from err
+    with tar:
+        members, files, dirs = [], set(), set()
+        for member in tar.getmembers():
+            try:
+                members.append((member, _checked_name(member, files, dirs)))
+            except ValueError as err:
+                raise ValueError(f"refusing to extract {tar_path}: {err}") from None
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for member, parts in members:
+            dest = target_dir.joinpath(*parts)
+            if member.isdir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(member) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
 
 
-def download_voc(data_dir=DATA_DIR, url=VOC_URL, sha1=VOC_SHA1):
-    """Download, verify and extract the real VOC2012 under `data_dir`; return its VOC dir.
-
-    Extraction happens in a temporary folder, moved into place when complete."""
-    data_dir = Path(data_dir)
+def download_voc(data_dir=None, url=VOC_URL, sha1=VOC_SHA1, timeout=TIMEOUT):
+    """Download, verify and extract the real VOC2012 under `data_dir` (default: the data
+    folder); return its VOC dir. Extraction happens in a temporary folder, moved into
+    place when complete; what a killed earlier run left behind is removed first."""
+    data_dir = Path(DATA_DIR if data_dir is None else data_dir)
     voc_dir = data_dir / "VOCdevkit" / "VOC2012"
     if voc_dir.is_dir():
         return voc_dir
-    tar_path = download(url, data_dir / Path(url).name, sha1)
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=".extract-") as tmp:
+    remove_leftovers(data_dir)
+    tar_path = download(url, data_dir / Path(url).name, sha1, timeout=timeout)
+    prefix = f".extract-pid{os.getpid()}-"
+    with tempfile.TemporaryDirectory(dir=data_dir, prefix=prefix) as tmp:
         safe_extract(tar_path, tmp)
         extracted = Path(tmp) / "VOCdevkit" / "VOC2012"
         if not extracted.is_dir():

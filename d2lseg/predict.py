@@ -1,6 +1,10 @@
 """Prediction: crops as in the book, whole images of any size by overlapping tiles, overlays."""
 
+import numbers
+
 import torch
+from PIL import Image
+from torchvision.transforms import functional as TF
 
 from .voc import normalize_image, voc_palette
 
@@ -8,16 +12,27 @@ STRIDE = 32  # the FCN's total downsampling: input sides must be multiples of it
 
 
 def _as_rgb(img):
-    """A 3xHxW uint8 tensor from a uint8 image with 1 (grey), 3 (RGB) or 4 (RGBA) channels."""
+    """A 3xHxW uint8 tensor from a PIL image, or from a uint8 tensor with 1 (grey), 3 (RGB)
+    or 4 (RGBA) channels first; anything else is refused, saying what to pass."""
+    if isinstance(img, Image.Image):
+        img = TF.pil_to_tensor(img.convert("RGB"))
     if not torch.is_tensor(img) or img.dtype != torch.uint8:
         got = f"a tensor of {img.dtype}" if torch.is_tensor(img) else type(img).__name__
-        raise TypeError(f"img must be a uint8 tensor (C x H x W), got {got}")
+        raise TypeError(
+            f"img must be a uint8 tensor (C x H x W, as torchvision.io.read_image gives) or "
+            f"a PIL image, got {got}"
+        )
     if img.ndim == 2:
         img = img.unsqueeze(0)
     if img.ndim != 3 or img.shape[0] not in (1, 3, 4):
+        hint = ""
+        if img.ndim == 3 and img.shape[-1] in (1, 3, 4):
+            hint = "; this looks like H x W x C: pass img.permute(2, 0, 1)"
         raise ValueError(
-            f"img must be C x H x W with 1, 3 or 4 channels, got shape {tuple(img.shape)}"
+            f"img must be C x H x W with 1, 3 or 4 channels, got shape {tuple(img.shape)}{hint}"
         )
+    if img.shape[1] == 0 or img.shape[2] == 0:
+        raise ValueError(f"img is empty: shape {tuple(img.shape)}")
     if img.shape[0] == 1:
         return img.expand(3, -1, -1)
     return img[:3]  # RGBA: drop alpha
@@ -32,15 +47,16 @@ def _device(net):
 
 
 def predict(net, img):
-    """Class index per pixel (H x W) for a uint8 C x H x W image with sides that are
-    multiples of 32, as in the book."""
-    height, width = img.shape[-2:]
+    """Class index per pixel (H x W) for a uint8 C x H x W image (or a PIL image) with
+    sides that are multiples of 32, as in the book."""
+    X = _normalize(img)
+    height, width = X.shape[-2:]
     if height % STRIDE or width % STRIDE:
         raise ValueError(
             f"predict needs image sides that are multiples of {STRIDE}, got {height}x{width}; "
             "crop the image, or use predict_whole_image for any size"
         )
-    X = _normalize(img).unsqueeze(0).to(_device(net))
+    X = X.unsqueeze(0).to(_device(net))
     net.eval()
     with torch.no_grad():
         return net(X).argmax(dim=1)[0].cpu()
@@ -54,17 +70,32 @@ def _tile_starts(size, tile, overlap):
     return starts + [size - tile]
 
 
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _tile_sides(tile):
+    """`tile` as (height, width), positive ints that are multiples of 32, else ValueError."""
+    sides = tuple(tile) if isinstance(tile, tuple | list) else ()
+    if len(sides) != 2 or not all(_is_int(s) and s > 0 and s % STRIDE == 0 for s in sides):
+        raise ValueError(
+            f"tile sides must be positive multiples of {STRIDE}, as a (height, width) pair "
+            f"of ints, got {tile!r}"
+        )
+    return int(sides[0]), int(sides[1])
+
+
 def predict_whole_image(net, img, tile=(320, 480), overlap=64):
-    """Class index per pixel (H x W) for a uint8 image of any size.
+    """Class index per pixel (H x W) for a uint8 image (or a PIL image) of any size.
 
     As the book's text proposes: cover the image with overlapping tiles whose sides are
     multiples of 32, average the logits where tiles overlap, then take the argmax. An image
     smaller than a tile is padded (with the mean colour) to a multiple of 32 first."""
-    tile_h, tile_w = tile
-    if tile_h % STRIDE or tile_w % STRIDE or tile_h <= 0 or tile_w <= 0:
-        raise ValueError(f"tile sides must be positive multiples of {STRIDE}, got {tile}")
-    if not 0 <= overlap < min(tile):
-        raise ValueError(f"overlap must be in 0..{min(tile) - 1}, got {overlap}")
+    tile_h, tile_w = _tile_sides(tile)
+    largest = min(tile_h, tile_w) - 1
+    if not _is_int(overlap) or not 0 <= overlap <= largest:
+        raise ValueError(f"overlap must be in 0..{largest} (an int), got {overlap!r}")
+    overlap = int(overlap)
     X = _normalize(img)
     height, width = X.shape[1:]
     tile_h = min(tile_h, -(-height // STRIDE) * STRIDE)

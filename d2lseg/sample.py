@@ -10,6 +10,7 @@ Labels are palette PNGs with VOC's palette and a void (255) band along every obj
 
 import colorsys
 import json
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -168,27 +169,50 @@ def _render(rng, main_class):
     return image, label
 
 
+def _count(name, value, minimum, why=""):
+    """`value` as an int >= `minimum` (Python or NumPy integers), else ValueError."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}{why}, got {value}")
+    return int(value)
+
+
+def _same_sample(voc_dir, settings):
+    """Whether `voc_dir` holds a complete sample made with `settings`."""
+    try:
+        return json.loads((voc_dir / MARKER).read_text()) == settings
+    except (OSError, ValueError):
+        return False
+
+
 def make_sample_voc(root, num_train=300, num_val=60, seed=0, progress=False):
     """Write a VOC2012-format sample dataset under `root` and return its VOC dir,
     `root/VOCdevkit/VOC2012`. The same arguments give byte-identical files. `progress`
     shows a progress bar (off by default: notebooks must print the same every time).
 
     The tree is built in a temporary folder and moved into place in one step, so an
-    interrupted run never leaves a dataset that looks complete."""
-    for name, value in (("num_train", num_train), ("num_val", num_val)):
-        if value < NUM_OBJECT_CLASSES:
-            raise ValueError(
-                f"{name} must be at least {NUM_OBJECT_CLASSES} so that every class appears "
-                f"in the split, got {value}"
-            )
+    interrupted run never leaves a dataset that looks complete. If the same sample is
+    already there (made by another process meanwhile, say), it is returned as it is."""
+    if not isinstance(root, str | os.PathLike):
+        raise ValueError(f"root must be a folder path, got {root!r}")
+    every_class = " so that every class appears in the split"
+    num_train = _count("num_train", num_train, NUM_OBJECT_CLASSES, every_class)
+    num_val = _count("num_val", num_val, NUM_OBJECT_CLASSES, every_class)
+    seed = _count("seed", seed, 0)
     root = Path(root)
     voc_dir = root / "VOCdevkit" / "VOC2012"
+    settings = {"num_train": num_train, "num_val": num_val, "seed": seed}
     if voc_dir.exists():
+        if _same_sample(voc_dir, settings):
+            return voc_dir
         raise FileExistsError(f"{voc_dir} already exists; delete it to generate it again")
     root.mkdir(parents=True, exist_ok=True)
     palette = voc_palette()
     bar = tqdm(total=num_train + num_val, desc="sample", unit="image", disable=not progress)
-    with bar, tempfile.TemporaryDirectory(dir=root, prefix=".sample-") as tmp:
+    # "pid<N>" in the name lets d2lseg.data.remove_leftovers tell a killed run's folder.
+    prefix = f".sample-pid{os.getpid()}-"
+    with bar, tempfile.TemporaryDirectory(dir=root, prefix=prefix) as tmp:
         tmp_voc = Path(tmp) / "VOC2012"
         for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
             (tmp_voc / sub).mkdir(parents=True)
@@ -214,10 +238,13 @@ def make_sample_voc(root, num_train=300, num_val=60, seed=0, progress=False):
             (tmp_voc / "ImageSets" / "Segmentation" / f"{split}.txt").write_text(
                 "\n".join(names) + "\n"
             )
-        settings = {"num_train": num_train, "num_val": num_val, "seed": seed}
         (tmp_voc / MARKER).write_text(json.dumps(settings) + "\n")
         voc_dir.parent.mkdir(exist_ok=True)
-        os.replace(tmp_voc, voc_dir)
+        try:
+            os.replace(tmp_voc, voc_dir)
+        except OSError:  # another process finished first: fine if it made the same sample
+            if not _same_sample(voc_dir, settings):
+                raise
     return voc_dir
 
 

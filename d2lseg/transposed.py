@@ -4,26 +4,56 @@ Every function follows PyTorch's conventions (cross-correlation, `nn.ConvTranspo
 layout), so that each result can be checked against `F.conv2d` and `F.conv_transpose2d`.
 """
 
+import operator
+
+import numpy as np
 import torch
+
+MAX_MATRIX_BYTES = 1 << 30  # kernel2matrix refuses to allocate more than 1 GiB
 
 
 def _check_tensor(name, value, dims):
-    """Raise ValueError unless `value` is a non-empty tensor with `dims` dimensions."""
+    """Raise ValueError unless `value` is a non-empty tensor with `dims` dimensions, and
+    TypeError if it holds booleans."""
     if not torch.is_tensor(value) or value.dim() != dims or value.numel() == 0:
         got = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
         raise ValueError(f"{name} must be a non-empty {dims}-D tensor, got {got}")
+    if value.dtype == torch.bool:
+        raise TypeError(f"{name} must hold numbers, got a tensor of {value.dtype}")
+
+
+def _result_dtype(X, K):
+    """The dtype of a sum of products of X and K: their common dtype, with integers widened
+    to int64 as `torch.sum` does, so that uint8 or int16 inputs cannot overflow."""
+    dtype = torch.result_type(X, K)
+    return torch.int64 if not (dtype.is_floating_point or dtype.is_complex) else dtype
+
+
+def _as_int(value):
+    """`value` as a Python int if it is an integer scalar (Python, NumPy or a one-element
+    torch integer tensor), else None. Booleans are not integers here."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if torch.is_tensor(value) and (value.numel() != 1 or value.dtype == torch.bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def _pair(name, value, minimum):
     """Return `value` (an int or a pair of ints) as a (height, width) pair, each >= `minimum`."""
-    pair = (value, value) if isinstance(value, int) else value
-    if not (
-        isinstance(pair, tuple | list)
-        and len(pair) == 2
-        and all(isinstance(v, int) and v >= minimum for v in pair)
-    ):
+    single = _as_int(value)
+    if single is not None:
+        pair = (single, single)
+    elif isinstance(value, tuple | list) or getattr(value, "ndim", None) == 1:
+        pair = tuple(_as_int(v) for v in value) if len(value) == 2 else (None,)
+    else:
+        pair = (None,)
+    if None in pair or min(pair) < minimum:
         raise ValueError(f"{name} must be an int or a pair of ints >= {minimum}, got {value}")
-    return tuple(pair)
+    return pair
 
 
 def corr2d(X, K):
@@ -33,7 +63,9 @@ def corr2d(X, K):
     h, w = K.shape
     if h > X.shape[0] or w > X.shape[1]:
         raise ValueError(f"K of shape {tuple(K.shape)} is larger than X of shape {tuple(X.shape)}")
-    Y = X.new_zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=torch.result_type(X, K))
+    dtype = _result_dtype(X, K)
+    X, K = X.to(dtype), K.to(dtype)
+    Y = X.new_zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
     for i in range(Y.shape[0]):
         for j in range(Y.shape[1]):
             Y[i, j] = (X[i : i + h, j : j + w] * K).sum()
@@ -53,7 +85,9 @@ def trans_conv(X, K, stride=1, padding=0):
     full_h, full_w = (X.shape[0] - 1) * sh + h, (X.shape[1] - 1) * sw + w
     if full_h <= 2 * ph or full_w <= 2 * pw:
         raise ValueError(f"padding {padding} leaves an empty output from ({full_h}, {full_w})")
-    Y = X.new_zeros((full_h, full_w), dtype=torch.result_type(X, K))
+    dtype = _result_dtype(X, K)
+    X, K = X.to(dtype), K.to(dtype)
+    Y = X.new_zeros((full_h, full_w))
     for i in range(X.shape[0]):
         for j in range(X.shape[1]):
             Y[i * sh : i * sh + h, j * sw : j * sw + w] += X[i, j] * K
@@ -95,6 +129,15 @@ def kernel2matrix(K, input_shape, stride=1, padding=0):
             f"({height + 2 * ph}, {width + 2 * pw})"
         )
     out_h, out_w = (height + 2 * ph - h) // sh + 1, (width + 2 * pw - w) // sw + 1
+    # The padded windows, then the matrix cut from them.
+    size = out_h * out_w * ((height + 2 * ph) * (width + 2 * pw) + height * width)
+    size *= K.element_size()
+    if size > MAX_MATRIX_BYTES:
+        raise ValueError(
+            f"input_shape {(height, width)} needs a {out_h * out_w} x {height * width} matrix, "
+            f"{size / 2**30:.1f} GiB with the padded windows it is cut from, more than the "
+            f"{MAX_MATRIX_BYTES / 2**30:.0f} GiB allowed; use a smaller input_shape"
+        )
     windows = K.new_zeros((out_h, out_w, height + 2 * ph, width + 2 * pw))
     for i in range(out_h):
         for j in range(out_w):

@@ -6,9 +6,12 @@ Differences from the book (d2l.torch), each on purpose:
 - images are kept as uint8 and labels as class indices, normalised per item, which takes
   a fraction of the book's memory (it keeps float32 images and a 128 MiB table);
 - the validation split is centre-cropped, so evaluation is repeatable;
-- `load_data_voc` picks a safe `num_workers` for the OS.
+- `load_data_voc` picks a safe `num_workers` for the OS;
+- the dataset reads palette PNG labels by palette index (exact and faster), and refuses files
+  it cannot decode and labels that are not in VOC's colours, naming the file.
 """
 
+import numbers
 import os
 import sys
 from pathlib import Path
@@ -66,34 +69,62 @@ def _split_file(voc_dir, is_train):
     return voc_dir, split
 
 
+def _split_names(split):
+    """The image names a split file lists: UTF-8 text (a BOM and CRLF endings are fine)."""
+    try:
+        names = split.read_bytes().decode("utf-8-sig").split()
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"split file {split} is not UTF-8 text ({err}); it should list one image name "
+            "per line"
+        ) from None
+    if not names:
+        raise ValueError(f"split file {split} lists no images")
+    return names
+
+
+def _decoded(path, read):
+    """`read(img)` of the image file `path`; a file PIL cannot decode is a ValueError
+    naming it."""
+    try:
+        with Image.open(path) as img:
+            return read(img)
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot decode {path} as an image: {err}") from err
+
+
+def _rgb_array(img):
+    return np.array(img.convert("RGB"))
+
+
 def _read_rgb(path):
     """An image file as a 3xHxW uint8 tensor (palette PNGs expanded to their colours).
     PIL decodes exactly as the book's torchvision.io, whose decoders are deprecated."""
-    with Image.open(path) as img:
-        return torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(_decoded(path, _rgb_array)).permute(2, 0, 1).contiguous()
 
 
-def _read_pair(voc_dir, name):
-    """One image (3xHxW uint8) and its label in colour (3xHxW uint8), checked to match."""
+def _read_pair(voc_dir, name, read_label=_read_rgb):
+    """One image (3xHxW uint8) and its label, read by `read_label`, checked to match."""
     image_path = voc_dir / "JPEGImages" / f"{name}.jpg"
     label_path = voc_dir / "SegmentationClass" / f"{name}.png"
     for path in (image_path, label_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist (listed as {name!r} in the split file)")
-    feature, label = _read_rgb(image_path), _read_rgb(label_path)
-    if feature.shape[1:] != label.shape[1:]:
+    feature, label = _read_rgb(image_path), read_label(label_path)
+    if feature.shape[1:] != label.shape[-2:]:
         raise ValueError(
             f"image {image_path} is {tuple(feature.shape[1:])} (HxW) but its label "
-            f"{label_path} is {tuple(label.shape[1:])}; they must have the same size"
+            f"{label_path} is {tuple(label.shape[-2:])}; they must have the same size"
         )
     return feature, label
 
 
-def _iter_voc_images(voc_dir, is_train):
-    """Yield (feature, colour label) pairs of a split, one at a time."""
+def _iter_voc_images(voc_dir, is_train, read_label=_read_rgb):
+    """Yield (feature, label) pairs of a split, one at a time; labels in colour unless
+    `read_label` reads them otherwise."""
     voc_dir, split = _split_file(voc_dir, is_train)
-    for name in split.read_text().split():
-        yield _read_pair(voc_dir, name)
+    for name in _split_names(split):
+        yield _read_pair(voc_dir, name, read_label)
 
 
 def read_voc_images(voc_dir, is_train=True):
@@ -130,6 +161,67 @@ def voc_label_indices(colormap, colormap2label):
     return torch.from_numpy(colormap2label.numpy()[index])
 
 
+MAX_UNKNOWN_SHARE = 0.01  # labels with more pixels of other colours are not VOC labels
+
+
+def _palette_lut():
+    """Palette index -> class index for PNGs with VOC's palette: 0..20 are the classes,
+    every other index (255 = VOC's void colour among them) is VOID_LABEL."""
+    lut = np.full(256, VOID_LABEL, dtype=np.uint8)
+    lut[: len(VOC_COLORMAP)] = np.arange(len(VOC_COLORMAP))
+    return lut
+
+
+_VOC_PALETTE, _PALETTE_LUT = voc_palette(), _palette_lut()
+
+
+def _read_label_indices(path, colormap2label):
+    """A label file as an HxW uint8 map of class indices (VOID_LABEL = 255).
+
+    PNGs with VOC's palette (VOC's own, and the sample's) are read by palette index: exact,
+    and faster than matching colours. Other labels are decoded by colour, and refused when
+    more than MAX_UNKNOWN_SHARE of their pixels have a colour that is neither a class
+    colour nor VOC's void colour: a greyscale index map, another palette, or JPEG artefacts."""
+
+    def read(img):
+        if img.mode == "P":
+            palette = img.getpalette() or []
+            if len(palette) >= 3 * len(VOC_COLORMAP) and palette == _VOC_PALETTE[: len(palette)]:
+                return img.mode, torch.from_numpy(_PALETTE_LUT[np.array(img)])
+        return img.mode, torch.from_numpy(_rgb_array(img)).permute(2, 0, 1)
+
+    mode, decoded = _decoded(path, read)
+    if decoded.ndim == 2:
+        return decoded
+    indices = voc_label_indices(decoded, colormap2label)
+    void_colour = torch.tensor(VOID_COLOR, dtype=torch.uint8)[:, None, None]
+    unknown = (indices == VOID_LABEL) & ~(decoded == void_colour).all(dim=0)
+    share = unknown.float().mean().item()
+    if share > MAX_UNKNOWN_SHARE:
+        raise ValueError(
+            f"label {path} (PIL mode {mode}) has {share:.0%} of its pixels in colours that "
+            "are not VOC's: VOC labels are PNGs with VOC's palette or in the RGB colours of "
+            "VOC_COLORMAP, not greyscale index maps, other palettes or JPEG-compressed colours"
+        )
+    return indices
+
+
+def _check_crop_size(crop_size):
+    """`crop_size` as a (height, width) pair of positive ints, else ValueError."""
+    try:
+        pair = tuple(crop_size)
+    except TypeError:
+        pair = None
+    if (
+        pair is None
+        or len(pair) != 2
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in pair)
+        or min(pair) < 1
+    ):
+        raise ValueError(f"crop_size must be two positive ints (height, width), got {crop_size!r}")
+    return tuple(int(s) for s in pair)
+
+
 def _check_crop(image_shape, height, width):
     if height > image_shape[-2] or width > image_shape[-1]:
         raise ValueError(
@@ -164,15 +256,19 @@ class VOCSegDataset(torch.utils.data.Dataset):
 
     def __init__(self, is_train, crop_size, voc_dir):
         self.is_train = is_train
-        self.crop_size = tuple(crop_size)
+        self.crop_size = _check_crop_size(crop_size)
         colormap2label = voc_colormap2label()
+
+        def read_label(path):
+            return _read_label_indices(path, colormap2label)
+
         self.features, self.labels = [], []
         num_read = 0
-        for feature, label in _iter_voc_images(voc_dir, is_train):
+        for feature, label in _iter_voc_images(voc_dir, is_train, read_label):
             num_read += 1
             if feature.shape[1] >= self.crop_size[0] and feature.shape[2] >= self.crop_size[1]:
                 self.features.append(feature)
-                self.labels.append(voc_label_indices(label, colormap2label))
+                self.labels.append(label)
         if not self.features:
             _, split = _split_file(voc_dir, is_train)
             raise ValueError(

@@ -2,7 +2,14 @@
 
 import hashlib
 import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
 import tarfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +21,7 @@ from d2lseg import data
 def no_real_voc(tmp_path, monkeypatch):
     """Point the resolver's defaults at an empty data dir and clear the environment."""
     monkeypatch.delenv(data.VOC_DIR_ENV, raising=False)
+    monkeypatch.delenv(data.DATA_ENV, raising=False)  # `make test` sets it
     monkeypatch.setattr(data, "REAL_VOC_DIR", tmp_path / "VOCdevkit" / "VOC2012")
     monkeypatch.setattr(data, "SAMPLE_ROOT", tmp_path / "sample")
     return tmp_path
@@ -59,6 +67,70 @@ def test_missing_directory_is_named(no_real_voc, monkeypatch):
         d2lseg.resolve_voc_dir(missing)
     monkeypatch.setenv(data.VOC_DIR_ENV, str(missing))
     with pytest.raises(FileNotFoundError, match="from \\$D2LSEG_VOC_DIR"):
+        d2lseg.resolve_voc_dir()
+
+
+SAMPLE_LINE = "VOC data: {} (the embedded sample; see data/README.md for the real VOC2012)\n"
+
+
+@pytest.fixture
+def sample_and_rivals(voc_dir, no_real_voc, monkeypatch):
+    """The sample in place, plus a VOC-format folder where the real VOC2012 goes and another
+    one in $D2LSEG_VOC_DIR: the two choices that come before the sample."""
+    monkeypatch.setattr(data, "SAMPLE_ROOT", voc_dir.parent.parent)
+    shutil.copytree(voc_dir, data.REAL_VOC_DIR)
+    env_dir = shutil.copytree(voc_dir, no_real_voc / "elsewhere" / "VOC2012")
+    return voc_dir, env_dir
+
+
+@pytest.mark.parametrize("rivals", ["real", "env", "both"])
+def test_data_sample_ignores_real_voc_and_environment(
+    sample_and_rivals, rivals, monkeypatch, capsys
+):
+    sample_dir, env_dir = sample_and_rivals
+    if rivals == "real":
+        monkeypatch.delenv(data.VOC_DIR_ENV, raising=False)
+    else:
+        monkeypatch.setenv(data.VOC_DIR_ENV, str(env_dir))
+    if rivals == "env":
+        shutil.rmtree(data.REAL_VOC_DIR)
+    rival = env_dir if rivals != "real" else data.REAL_VOC_DIR
+    assert d2lseg.resolve_voc_dir() == rival  # without D2LSEG_DATA a rival wins
+    capsys.readouterr()
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    assert d2lseg.resolve_voc_dir() == sample_dir
+    assert capsys.readouterr().out == SAMPLE_LINE.format(sample_dir)
+
+
+def test_data_sample_prints_the_usual_sample_line(sample_and_rivals, monkeypatch, capsys):
+    sample_dir, _ = sample_and_rivals
+    shutil.rmtree(data.REAL_VOC_DIR)
+    assert d2lseg.resolve_voc_dir() == sample_dir  # nothing else there: the sample anyway
+    usual = capsys.readouterr().out
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    d2lseg.resolve_voc_dir()
+    assert capsys.readouterr().out == usual == SAMPLE_LINE.format(sample_dir)
+
+
+def test_data_sample_still_lets_an_explicit_voc_dir_win(sample_and_rivals, monkeypatch):
+    _, env_dir = sample_and_rivals
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    assert d2lseg.resolve_voc_dir(env_dir) == env_dir
+
+
+def test_data_sample_loads_the_sample(sample_and_rivals, monkeypatch):
+    sample_dir, env_dir = sample_and_rivals
+    (env_dir / "ImageSets" / "Segmentation" / "train.txt").write_text("")  # tell them apart
+    monkeypatch.setenv(data.VOC_DIR_ENV, str(env_dir))
+    monkeypatch.setenv(data.DATA_ENV, "sample")
+    train_iter, _ = d2lseg.load_data_voc(4, (64, 96), num_workers=0)
+    assert len(train_iter.dataset) == 20
+
+
+def test_data_with_another_value_is_refused_before_any_work(no_real_voc, monkeypatch):
+    monkeypatch.setattr(data, "make_sample_voc", lambda *args, **kwargs: pytest.fail("generated"))
+    monkeypatch.setenv(data.DATA_ENV, "real")
+    with pytest.raises(ValueError, match="D2LSEG_DATA is 'real': expected \"sample\""):
         d2lseg.resolve_voc_dir()
 
 
@@ -131,3 +203,239 @@ def test_extraction_refuses_members_that_escape(tmp_path, member):
     with pytest.raises(ValueError, match=f"refusing to extract {tar_path}"):
         data.safe_extract(tar_path, target)
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "outside").exists()
+
+
+def _add(tar, name, kind=tarfile.REGTYPE, linkname="", payload=None):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    if payload is not None:
+        info.size = len(payload)
+    tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+
+
+def _realpath_overflow_tar(path, target):
+    """The public shape of CVE-2025-4517: 16 directories with names long enough that, once a
+    chain of symlinks to them is expanded, os.path.realpath overflows PATH_MAX and stops
+    resolving; a final link through that chain then points above `target`, and a file is
+    written through it. Every name and link is harmless read lexically."""
+    steps = "abcdefghijklmnop"
+    path_max = os.pathconf("/", "PC_PATH_MAX")
+    component = "d" * ((path_max - len(str(target)) - 1) // (len(steps) + 1))
+    with tarfile.open(path, "w") as tar:
+        deep = ""
+        for step in steps:
+            _add(tar, os.path.join(deep, component), tarfile.DIRTYPE)
+            _add(tar, os.path.join(deep, step), tarfile.SYMTYPE, component)
+            deep = os.path.join(deep, component)
+        top = os.path.join(*steps, "l" * 254)
+        _add(tar, top, tarfile.SYMTYPE, os.path.join(*[".."] * len(steps)))
+        _add(tar, "escape", tarfile.SYMTYPE, os.path.join(top, ".."))
+        _add(tar, "escape/newfile", payload=b"written outside")
+
+
+@pytest.mark.skipif(not hasattr(os, "pathconf"), reason="needs POSIX PATH_MAX")
+def test_realpath_overflow_archive_writes_nothing_outside(tmp_path):
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    target = outer / "target"
+    tar_path = tmp_path / "overflow.tar"
+    _realpath_overflow_tar(tar_path, target)
+    try:
+        data.safe_extract(tar_path, target)
+    except ValueError as err:
+        refusal = str(err)
+    else:
+        refusal = "extracted"
+    assert sorted(p.name for p in outer.iterdir()) in ([], ["target"])  # no "newfile" here
+    assert "is a link or special file" in refusal
+    assert not target.exists()
+
+
+def _special(name, kind, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    return info, None
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        _link("VOCdevkit/inside", "ok.txt"),
+        _link("VOCdevkit/hard", "VOCdevkit/ok.txt", kind=tarfile.LNKTYPE),
+        _special("VOCdevkit/null", tarfile.CHRTYPE),
+        _special("VOCdevkit/disk", tarfile.BLKTYPE),
+        _special("VOCdevkit/fifo", tarfile.FIFOTYPE),
+    ],
+    ids=["symlink-inside", "hardlink-inside", "char-device", "block-device", "fifo"],
+)
+def test_extraction_writes_only_regular_files_and_folders(tmp_path, member):
+    tar_path = tmp_path / "links.tar"
+    tar_path.write_bytes(_tar_bytes([_file("VOCdevkit/ok.txt"), member, _file("later.txt")]))
+    target = tmp_path / "target"
+    with pytest.raises(ValueError, match="is a link or special file"):
+        data.safe_extract(tar_path, target)
+    assert not target.exists()  # every member is checked before anything is written
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [_file("a"), _file("a/b")],
+        [_file("a/b"), _file("a")],
+        [_file("a"), (tarfile.TarInfo("a"), None)],
+        [_file("x/../../up.txt")],
+        [_file("C:/windows.txt")],
+        [_file("back\\slash.txt")],
+    ],
+    ids=["file-then-inside", "inside-then-file", "file-and-folder", "dotdot-inside", "drive",
+         "backslash"],
+)
+def test_extraction_refuses_inconsistent_or_non_portable_paths(tmp_path, members):
+    if members[-1][1] is None:
+        members[-1][0].type = tarfile.DIRTYPE
+    tar_path = tmp_path / "odd.tar"
+    tar_path.write_bytes(_tar_bytes(members))
+    with pytest.raises(ValueError, match=f"refusing to extract {tar_path}"):
+        data.safe_extract(tar_path, tmp_path / "target")
+    assert not (tmp_path / "target").exists() and not (tmp_path / "up.txt").exists()
+
+
+def test_extraction_into_a_folder_that_is_not_empty_is_refused(tmp_path):
+    tar_path = tmp_path / "ok.tar"
+    tar_path.write_bytes(_tar_bytes([_file("a.txt")]))
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "old.txt").write_text("old")
+    with pytest.raises(ValueError, match="is not empty"):
+        data.safe_extract(tar_path, tmp_path / "target")
+
+
+def test_a_file_that_is_not_a_tar_archive(tmp_path):
+    path = tmp_path / "VOCtrainval.tar"
+    path.write_bytes(b"<html>proxy login</html>")
+    with pytest.raises(ValueError, match=f"{path} is not a tar archive that can be read"):
+        data.safe_extract(path, tmp_path / "target")
+
+
+def test_extraction_of_files_and_folders(tmp_path):
+    folder = tarfile.TarInfo("VOCdevkit/empty")
+    folder.type = tarfile.DIRTYPE
+    tar_path = tmp_path / "ok.tar"
+    tar_path.write_bytes(
+        _tar_bytes([_file("./VOCdevkit/a/b.txt", b"bee"), (folder, None), _file("top", b"t")])
+    )
+    data.safe_extract(tar_path, tmp_path / "target")
+    target = tmp_path / "target"
+    found = sorted(str(p.relative_to(target)) for p in target.rglob("*"))
+    assert found == ["VOCdevkit", "VOCdevkit/a", "VOCdevkit/a/b.txt", "VOCdevkit/empty", "top"]
+    assert (tmp_path / "target/VOCdevkit/a/b.txt").read_bytes() == b"bee"
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback server that accepts connections (the kernel completes the handshake) and
+    never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/VOCtrainval.tar"
+
+
+def test_download_times_out_with_advice(silent_server, tmp_path):
+    path = tmp_path / "data" / "VOCtrainval.tar"
+    start = time.monotonic()
+    with pytest.raises(OSError) as info:
+        data.download(silent_server, path, "0" * 40, timeout=0.2)
+    assert time.monotonic() - start < 5
+    message = str(info.value)
+    assert silent_server in message and str(path) in message and "D2LSEG_VOC_DIR" in message
+    assert "timed out" in message
+    assert list((tmp_path / "data").iterdir()) == []  # no .part left
+
+
+def test_download_voc_passes_the_timeout_on(silent_server, tmp_path):
+    with pytest.raises(OSError, match="could not download http://127.0.0.1"):
+        d2lseg.download_voc(tmp_path, url=silent_server, sha1="0" * 40, timeout=0.2)
+
+
+def _dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_leftovers_of_killed_runs_are_removed(tmp_path):
+    dead, alive = _dead_pid(), os.getpid()
+    names = {
+        f".VOCtrainval.tar.pid{dead}.x1.part": False,
+        f".extract-pid{dead}-x2": True,
+        f".sample-pid{dead}-x3": True,
+        ".fcn_resnet18.pt.x4.tmp": False,  # no pid: judged by its age
+        ".sample-pid99999999999999999999-x8": True,  # no such process can exist
+    }
+    kept = [f".sample-pid{alive}-x5", f".VOCtrainval.tar.pid{alive}.x6.part",
+            ".fcn_resnet18.pt.x7.tmp", "fcn_resnet18.pt", "sample-v1", ".hidden.txt"]
+    for name, is_dir in names.items():
+        if is_dir:
+            (tmp_path / name / "VOC2012").mkdir(parents=True)
+        else:
+            (tmp_path / name).write_text("partial")
+    for name in kept:
+        (tmp_path / name).mkdir() if "." not in name[1:] else (tmp_path / name).write_text("x")
+    old = time.time() - data.STALE_SECONDS - 60
+    os.utime(tmp_path / ".fcn_resnet18.pt.x4.tmp", (old, old))
+    data.remove_leftovers(tmp_path, tmp_path / "missing")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+def test_resolve_voc_dir_removes_leftovers(voc_dir, no_real_voc, monkeypatch, capsys):
+    monkeypatch.setattr(data, "DATA_DIR", no_real_voc)
+    leftover = no_real_voc / "sample" / f".sample-pid{_dead_pid()}-abc"
+    leftover.mkdir(parents=True)
+    d2lseg.resolve_voc_dir(voc_dir)
+    assert not leftover.exists()
+    capsys.readouterr()
+
+
+def test_data_folder_of_a_source_checkout_and_of_an_install(tmp_path):
+    checkout, site = tmp_path / "checkout", tmp_path / "site-packages"
+    for root in (checkout, site):
+        (root / "d2lseg").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text("[project]\n")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert data.default_data_dir(checkout / "d2lseg", env) == checkout / "data"
+    assert data.default_data_dir(site / "d2lseg", env) == tmp_path / "cache" / "d2lseg"
+    env[data.DATA_DIR_ENV] = str(tmp_path / "mine")
+    for root in (checkout, site):
+        assert data.default_data_dir(root / "d2lseg", env) == tmp_path / "mine"
+
+
+def test_user_cache_dir_per_platform(tmp_path, monkeypatch):
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
+    assert data.user_cache_dir({}, "linux") == tmp_path / ".cache" / "d2lseg"
+    assert data.user_cache_dir({"XDG_CACHE_HOME": "/x"}, "linux") == Path("/x/d2lseg")
+    assert data.user_cache_dir({}, "darwin") == tmp_path / "Library" / "Caches" / "d2lseg"
+    assert data.user_cache_dir({"LOCALAPPDATA": "/w"}, "win32") == Path("/w/d2lseg")
+
+
+def test_an_installed_copy_writes_nothing_into_site_packages(tmp_path):
+    """Import a copy of the package from a folder without pyproject.toml beside it, as pip
+    installs it, and ask it where its data and checkpoint go."""
+    site = tmp_path / "site-packages"
+    shutil.copytree(Path(d2lseg.__file__).parent, site / "d2lseg")
+    env = {k: v for k, v in os.environ.items() if k not in (data.DATA_DIR_ENV, "PYTHONPATH")}
+    env |= {"PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    code = "import d2lseg.data as d; print(d.__file__, d.DATA_DIR, d.SAMPLE_ROOT, d.FCN_CHECKPOINT)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+        check=True,
+    ).stdout.split()
+    cache = tmp_path / "cache" / "d2lseg"
+    assert out == [str(site / "d2lseg" / "data.py"), str(cache), str(cache / "sample-v1"),
+                   str(cache / "fcn_resnet18.pt")]
+
+
+def test_this_source_checkout_uses_its_data_folder():
+    checkout = Path(d2lseg.__file__).resolve().parent.parent
+    assert (checkout / "pyproject.toml").is_file()
+    assert data.default_data_dir(environ={}) == checkout / "data"
+    assert data.FCN_CHECKPOINT == data.DATA_DIR / "fcn_resnet18.pt"

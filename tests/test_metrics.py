@@ -68,12 +68,34 @@ def test_agrees_with_torchmetrics(seed):
 
 def test_bad_input():
     with pytest.raises(ValueError, match=r"pred has shape \(2, 3\) but target has \(2, 4\)"):
-        confusion_matrix(torch.zeros(2, 3), torch.zeros(2, 4))
+        confusion_matrix(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long))
     with pytest.raises(ValueError, match=r"target has class indices outside 0..20"):
-        confusion_matrix(torch.zeros(4), torch.tensor([0, 1, 21, 255]))
+        confusion_matrix(torch.zeros(4, dtype=torch.long), torch.tensor([0, 1, 21, 255]))
     with pytest.raises(ValueError, match=r"pred has class indices outside 0..2"):
         confusion_matrix(torch.tensor([0, -1]), torch.tensor([0, 1]), num_classes=3)
     with pytest.raises(ValueError, match="confmat is empty"):
         segmentation_scores(torch.zeros(3, 3))
     with pytest.raises(ValueError, match="square"):
         segmentation_scores(torch.zeros(3, 4))
+
+
+@pytest.mark.parametrize("name", ["pred", "target"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.complex64])
+def test_floating_point_predictions_or_targets_point_to_argmax(name, dtype):
+    tensors = {"pred": torch.tensor([0, 1]), "target": torch.tensor([0, 1])}
+    tensors[name] = tensors[name].to(dtype)
+    with pytest.raises(TypeError, match=rf"^{name} must hold class indices.*argmax"):
+        confusion_matrix(**tensors)
+
+
+def test_confusion_matrix_needs_tensors():
+    with pytest.raises(TypeError, match="pred must be a tensor of class indices, got list"):
+        confusion_matrix([0, 1], torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("bad", [math.nan, -1.0, math.inf])
+def test_scores_refuse_counts_that_are_not_counts(bad):
+    confmat = torch.tensor([[5.0, 1.0], [2.0, 4.0]])
+    confmat[0, 1] = bad
+    with pytest.raises(ValueError, match="confmat must hold pixel counts"):
+        segmentation_scores(confmat)

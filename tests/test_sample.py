@@ -1,6 +1,9 @@
 """The embedded sample: format, content and determinism."""
 
 import filecmp
+import subprocess
+import sys
+from subprocess import PIPE
 
 import numpy as np
 import pytest
@@ -85,3 +88,59 @@ def test_too_few_images_for_every_class(tmp_path):
     with pytest.raises(ValueError, match="num_val must be at least 20"):
         d2lseg.make_sample_voc(tmp_path, num_train=20, num_val=5)
     assert not (tmp_path / "VOCdevkit").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"root": None}, "root must be a folder path"),
+        ({"num_train": "300"}, "num_train must be an int"),
+        ({"num_train": 40.0}, "num_train must be an int"),
+        ({"num_val": True}, "num_val must be an int"),
+        ({"seed": -1}, "seed must be at least 0"),
+        ({"seed": 1.5}, "seed must be an int"),
+    ],
+)
+def test_arguments_checked_before_any_work(tmp_path, kwargs, message):
+    kwargs = {"root": tmp_path / "s", "num_train": 20, "num_val": 20} | kwargs
+    with pytest.raises(ValueError, match=message):
+        d2lseg.make_sample_voc(**kwargs)
+    assert not (tmp_path / "s").exists()
+
+
+def test_numpy_integers_work_and_give_the_same_sample(voc_dir, tmp_path):
+    made = d2lseg.make_sample_voc(tmp_path, np.int64(20), np.int32(20), seed=np.int64(0))
+    files = sorted(p.relative_to(voc_dir) for p in voc_dir.rglob("*") if p.is_file())
+    match, mismatch, errors = filecmp.cmpfiles(voc_dir, made, files, shallow=False)
+    assert len(match) == len(files) and not mismatch and not errors
+
+
+def test_the_same_sample_already_there_is_returned(voc_dir):
+    assert d2lseg.make_sample_voc(voc_dir.parent.parent, num_train=20, num_val=20) == voc_dir
+
+
+CONCURRENT = """
+import sys, time
+from pathlib import Path
+import d2lseg
+root = Path(sys.argv[1])
+(root.parent / f"ready-{sys.argv[2]}").touch()
+while len(list(root.parent.glob("ready-*"))) < 2:  # start both generators together
+    time.sleep(0.01)
+d2lseg.make_sample_voc(root, num_train=20, num_val=20)
+"""
+
+
+def test_two_processes_making_the_same_sample_both_succeed(voc_dir, tmp_path):
+    root = tmp_path / "sample"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT, str(root), str(i)], stderr=PIPE)
+        for i in range(2)
+    ]
+    errors = [run.communicate(timeout=120)[1].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    made = root / "VOCdevkit" / "VOC2012"
+    files = sorted(p.relative_to(voc_dir) for p in voc_dir.rglob("*") if p.is_file())
+    match, _, _ = filecmp.cmpfiles(voc_dir, made, files, shallow=False)
+    assert len(match) == len(files)
+    assert sorted(p.name for p in root.iterdir()) == ["VOCdevkit"]  # no temporary left

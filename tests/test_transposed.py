@@ -1,6 +1,9 @@
 """Transposed convolution and convolution as a matrix, checked against PyTorch and the book."""
 
+import time
+
 import d2l.torch as d2l
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -227,3 +230,66 @@ def test_bad_arguments_raise_value_error_naming_the_argument(call, argument):
 def test_error_message_says_what_was_expected():
     with pytest.raises(ValueError, match="stride must be an int or a pair of ints >= 1, got 0"):
         trans_conv(GOOD, GOOD, stride=0)
+
+
+BOOL = torch.ones(2, 2, dtype=torch.bool)
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: corr2d(GOOD, BOOL), "K"),
+        (lambda: trans_conv(BOOL, GOOD), "X"),
+        (lambda: trans_conv_multi(BOOL[None], GOOD[None, None]), "X"),
+        (lambda: kernel2matrix(BOOL, (3, 3)), "K"),
+    ],
+)
+def test_boolean_tensors_are_refused(call, argument):
+    with pytest.raises(TypeError, match=rf"^{argument} must hold numbers, got .*torch.bool"):
+        call()
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32])
+def test_narrow_integers_are_widened_not_overflowed(dtype):
+    high = min(torch.iinfo(dtype).max, 2**20)  # products stay exact in float64, the oracle
+    X = torch.full((3, 3), high, dtype=dtype)
+    K = torch.full((2, 2), high, dtype=dtype)
+    expected = F.conv_transpose2d(X.double()[None, None], K.double()[None, None], stride=2)[0, 0]
+    Y = trans_conv(X, K, stride=2)
+    assert Y.dtype == torch.int64 and torch.equal(Y, expected.long())
+    expected = F.conv2d(X.double()[None, None], K.double()[None, None])[0, 0]
+    Y = corr2d(X, K)
+    assert Y.dtype == torch.int64 and torch.equal(Y, expected.long())
+
+
+@pytest.mark.parametrize(
+    ("stride", "padding"),
+    [
+        (np.int64(2), np.int32(1)),
+        (torch.tensor(2), torch.tensor(1)),
+        ((np.int8(2), torch.tensor(2)), [1, np.int64(1)]),
+        (np.array([2, 2]), torch.tensor([1, 1])),
+    ],
+)
+def test_strides_and_paddings_of_numpy_and_torch_integers(stride, padding):
+    X, K = randn(0, 4, 5), randn(1, 3, 3)
+    torch.testing.assert_close(trans_conv(X, K, stride, padding), trans_conv(X, K, 2, 1))
+    torch.testing.assert_close(
+        kernel2matrix(K, (4, 5), stride, padding), kernel2matrix(K, (4, 5), 2, 1)
+    )
+
+
+@pytest.mark.parametrize(
+    "stride", [True, np.bool_(True), torch.tensor(True), torch.tensor(2.0), np.float64(2), "2"]
+)
+def test_strides_that_are_not_integers_are_refused(stride):
+    with pytest.raises(ValueError, match="^stride must be an int or a pair of ints >= 1"):
+        trans_conv(GOOD, GOOD, stride=stride)
+
+
+def test_kernel2matrix_refuses_more_than_a_gibibyte_before_allocating():
+    start = time.monotonic()
+    with pytest.raises(ValueError, match=r"^input_shape \(200, 200\) .* 11\.7 GiB .* 1 GiB"):
+        kernel2matrix(GOOD, (200, 200))
+    assert time.monotonic() - start < 1
+    assert kernel2matrix(GOOD, (60, 60)).shape == (58 * 58, 60 * 60)  # 0.1 GiB: fine

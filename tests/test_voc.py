@@ -1,5 +1,6 @@
 """The VOC API against the book's own functions (the d2l package) as the oracle."""
 
+import io
 import shutil
 
 import d2l.torch as d2l
@@ -146,3 +147,137 @@ def test_image_and_label_of_different_sizes(broken_voc):
 def test_crop_larger_than_every_image(voc_dir):
     with pytest.raises(ValueError, match=r"crop_size \(600, 600\) is larger than every one"):
         d2lseg.VOCSegDataset(True, (600, 600), voc_dir)
+
+
+def _first_name(voc, split="train"):
+    return (voc / f"ImageSets/Segmentation/{split}.txt").read_text().split()[0]
+
+
+@pytest.mark.parametrize("folder", ["JPEGImages", "SegmentationClass"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_undecodable_files_are_named(broken_voc, folder, damage):
+    name = _first_name(broken_voc)
+    path = broken_voc / folder / f"{name}{'.jpg' if folder == 'JPEGImages' else '.png'}"
+    content = path.read_bytes()
+    path.write_bytes(b"not an image" if damage == "garbage" else content[: len(content) // 2])
+    with pytest.raises(ValueError, match=f"cannot decode {path}"):
+        d2lseg.read_voc_images(broken_voc)
+    with pytest.raises(ValueError, match=f"cannot decode {path}"):
+        d2lseg.VOCSegDataset(True, (64, 64), broken_voc)
+
+
+def test_palette_labels_by_index_equal_colour_decoding(voc_dir):
+    """The dataset reads palette PNGs by index; the oracle decodes their colours."""
+    _, colour_labels = d2lseg.read_voc_images(voc_dir, is_train=False)
+    table = d2lseg.voc_colormap2label()
+    dataset = d2lseg.VOCSegDataset(False, (64, 64), voc_dir)
+    for label, indices in zip(colour_labels, dataset.labels, strict=True):
+        assert torch.equal(indices, d2lseg.voc_label_indices(label, table))
+
+
+def _label_path(voc):
+    return voc / "SegmentationClass" / f"{_first_name(voc)}.png"
+
+
+def _dataset_label(voc):
+    return d2lseg.VOCSegDataset(True, (64, 64), voc).labels[0]
+
+
+def test_palette_indices_outside_the_classes_are_void(broken_voc):
+    path = _label_path(broken_voc)
+    png = Image.open(path)
+    indices = np.array(png)
+    indices[:5, :5] = 30  # VOC's palette has a colour there, but no class
+    edited = Image.fromarray(indices, mode="P")
+    edited.putpalette(png.getpalette())
+    edited.save(path)
+    label = _dataset_label(broken_voc)
+    assert (label[:5, :5] == d2lseg.VOID_LABEL).all()
+    colour = d2lseg.voc_label_indices(d2lseg.read_voc_images(broken_voc)[1][0],
+                                      d2lseg.voc_colormap2label())
+    assert torch.equal(label, colour)
+
+
+def test_rgb_labels_are_decoded_by_colour(voc_dir, broken_voc):
+    path = _label_path(broken_voc)
+    Image.open(path).convert("RGB").save(path)
+    assert torch.equal(_dataset_label(broken_voc), _dataset_label(voc_dir))
+
+
+def test_a_few_unknown_colours_are_void(broken_voc):
+    path = _label_path(broken_voc)
+    rgb = np.array(Image.open(path).convert("RGB"))
+    rgb[:3, :3] = (1, 2, 3)
+    Image.fromarray(rgb).save(path)
+    assert (_dataset_label(broken_voc)[:3, :3] == d2lseg.VOID_LABEL).all()
+
+
+def _grey_index_map(png):
+    return Image.fromarray(np.array(png), mode="L")
+
+
+def _other_palette(png):
+    other = png.copy()
+    other.putpalette([255 - v for v in png.getpalette()])
+    return other
+
+
+def _jpeg_colours(png):
+    buffer = io.BytesIO()
+    png.convert("RGB").save(buffer, format="JPEG", quality=75)
+    return Image.open(buffer)
+
+
+@pytest.mark.parametrize("convert", [_grey_index_map, _other_palette, _jpeg_colours])
+def test_labels_that_are_not_voc_colours_are_refused(broken_voc, convert):
+    path = _label_path(broken_voc)
+    convert(Image.open(path)).save(path, format="PNG")  # the JPEG case keeps its artefacts
+    with pytest.raises(ValueError, match=f"label {path} .* not VOC's"):
+        d2lseg.VOCSegDataset(True, (64, 64), broken_voc)
+
+
+def test_split_files_with_a_bom_and_crlf_read(voc_dir, broken_voc):
+    split = broken_voc / "ImageSets/Segmentation/val.txt"
+    names = split.read_text().split()
+    split.write_bytes("\ufeff".encode() + "\r\n".join(names).encode() + b"\r\n")
+    ours = d2lseg.read_voc_images(broken_voc, is_train=False)
+    reference = d2lseg.read_voc_images(voc_dir, is_train=False)
+    assert all(torch.equal(a, b) for a, b in zip(ours[1], reference[1], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("train_000000\n".encode("utf-16"), "is not UTF-8 text"),
+        ("trän_000000\n".encode("latin-1"), "is not UTF-8 text"),
+        (b"", "lists no images"),
+        (b"\n \r\n", "lists no images"),
+    ],
+    ids=["utf-16", "latin-1", "empty", "blank"],
+)
+def test_split_files_that_cannot_be_read(broken_voc, content, message):
+    split = broken_voc / "ImageSets/Segmentation/train.txt"
+    split.write_bytes(content)
+    with pytest.raises(ValueError, match=f"split file {split} {message}"):
+        d2lseg.VOCSegDataset(True, (64, 64), broken_voc)
+
+
+@pytest.mark.parametrize(
+    "crop_size", [(0, 64), (64,), 64, (64.0, 64), (True, 64), "ab", (64, -1), None]
+)
+def test_crop_size_must_be_two_positive_ints(voc_dir, crop_size):
+    with pytest.raises(ValueError, match="crop_size must be two positive ints"):
+        d2lseg.VOCSegDataset(True, crop_size, voc_dir)
+
+
+def test_crop_size_of_numpy_ints(voc_dir):
+    dataset = d2lseg.VOCSegDataset(False, np.array([64, 96]), voc_dir)
+    assert dataset.crop_size == (64, 96) and dataset[0][0].shape == (3, 64, 96)
+
+
+def test_palette_labels_are_read_by_index_not_by_colour(voc_dir, monkeypatch):
+    def by_colour(*args):
+        raise AssertionError("a VOC palette label was decoded by colour")
+
+    monkeypatch.setattr(d2lseg.voc, "voc_label_indices", by_colour)
+    assert len(d2lseg.VOCSegDataset(False, (64, 64), voc_dir)) == 20

@@ -266,12 +266,15 @@ def adamw_one_cycle(net, lr, num_epochs, steps_per_epoch, weight_decay=1e-4):
     return optimizer, scheduler
 
 
-def fit_fcn(voc_dir, settings, checkpoint=None, pretrained="auto", seed=0, live_plot=None):
-    """Data, model, optimizer and training with `settings` (see `fcn_settings`), as the FCN
-    notebooks do it; returns the trained net, its history and the validation iterator."""
+def fit_fcn(
+    voc_dir, settings, checkpoint=None, pretrained="auto", seed=0, live_plot=None, variant="32s"
+):
+    """Data, model (FCN-`variant`), optimizer and training with `settings` (see
+    `fcn_settings`), as the FCN notebooks do it; returns the trained net, its history and the
+    validation iterator."""
     set_seed(seed)
     train_iter, val_iter = load_data_voc(settings["batch_size"], settings["crop_size"], voc_dir)
-    net = fcn_resnet18(num_classes=len(VOC_CLASSES), pretrained=pretrained)
+    net = fcn_resnet18(num_classes=len(VOC_CLASSES), pretrained=pretrained, variant=variant)
     optimizer, scheduler = adamw_one_cycle(
         net, settings["lr"], settings["num_epochs"], len(train_iter)
     )
