@@ -211,3 +211,12 @@ def test_bad_options_end_in_one_line_before_training(voc_dir, tmp_path, capsys, 
     assert captured.err.startswith("python -m d2lseg.train: error: ")
     assert re.search(message, captured.err), captured.err
     assert "epoch" not in captured.out and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("variant", ["16s", "8s"])
+def test_skip_variants_train_and_are_recorded(voc_dir, tmp_path, capsys, variant):
+    options = [str(o) for o in _options(voc_dir, tmp_path, "--variant", variant)]
+    net, history = cli.main([*options, "--epochs", "1"])
+    assert d2lseg.model.variant_of(net) == variant and len(history) == 1
+    assert ckpt.read_checkpoint(tmp_path / "fcn.pt")["variant"] == variant
+    assert f"training FCN-{variant}" in capsys.readouterr().out
