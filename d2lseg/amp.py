@@ -4,10 +4,9 @@
 bf16 on a CUDA GPU that supports it, else fp16 with a gradient scaler on CUDA, and full
 precision everywhere else (older CPUs emulate bf16 slowly; MPS is left alone). Activations in
 the channels-last memory layout make oneDNN's and cuDNN's reduced-precision convolutions
-faster (on this 2-core CPU 52 against 49 images/s, benchmarks/train_speed.py), so they come with
-autocast. On the CPU the
-FCN's transposed convolutions stay in float32: oneDNN's bf16 kernel for the 64 x 64 upsampling
-kernel is some 20 times slower than its float32 one, and would undo the gain.
+faster (on a 2-core CPU, 49 against 43 images/s in bf16: benchmarks/train_speed.py), so they
+come with autocast. On the CPU the FCN's transposed convolutions stay in float32: oneDNN's bf16
+kernel for the 64 x 64 upsampling kernel is some 20 times slower than its float32 one.
 """
 
 import sys
