@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
 from .model import num_classes_of, variant_of
 
 FORMAT = "d2lseg-checkpoint-v1"
@@ -58,11 +59,14 @@ def _set_rng_state(state):
         torch.mps.set_rng_state(state["mps"])
 
 
-def save_checkpoint(path, net, optimizer, scheduler, history):
-    """Write everything needed to resume (weights, optimizer, scheduler, history, random
-    states) to a temporary file, then rename it: a crash never leaves half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save_checkpoint(path, net, optimizer, scheduler, history, scaler=None):
+    """Write everything needed to resume (weights, optimizer, scheduler, gradient scaler,
+    history, random states) to a temporary file, then rename it: a crash never leaves half a
+    checkpoint. Under torchrun every process calls it and rank 0 writes, with the random
+    states of every rank, so that each of them resumes its own random crops."""
+    rng_by_rank = distributed.gather(_rng_state())
+    if not distributed.is_main():
+        return
     state = {
         "format": FORMAT,
         "model": net.state_dict(),
@@ -71,8 +75,17 @@ def save_checkpoint(path, net, optimizer, scheduler, history):
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "history": history,
-        "rng": _rng_state(),
+        "rng": rng_by_rank[0],
+        "rng_by_rank": rng_by_rank,
+        "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
     }
+    write_state(path, state)
+
+
+def write_state(path, state):
+    """torch.save `state` to a temporary file beside `path`, then rename it to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -136,12 +149,19 @@ def _how_to_build(state):
     return f"fcn_resnet18(num_classes={state['num_classes']}{extra})"
 
 
-def load_checkpoint(path, net, optimizer=None, scheduler=None):
-    """Load a checkpoint written by `save_checkpoint` into `net` (and the optimizer and
-    scheduler if given), restore the random states, and return the history. Refuses a model
-    with another number of classes or another variant (a checkpoint without one is from an
-    FCN-32s), and a scheduler built for another number of steps."""
+def load_checkpoint(path, net, optimizer=None, scheduler=None, scaler=None):
+    """Load a checkpoint written by `save_checkpoint` into `net` (and the optimizer,
+    scheduler and gradient scaler if given), restore this rank's random states, and return the
+    history. Refuses a model with another number of classes or another variant (a checkpoint
+    without one is from an FCN-32s), a scheduler built for another number of steps, and
+    resuming with another number of processes."""
     state = read_checkpoint(path)
+    rng_by_rank = state.get("rng_by_rank") or [state["rng"]]
+    if optimizer is not None and len(rng_by_rank) != distributed.world_size():
+        raise ValueError(
+            f"checkpoint {path} was trained by {len(rng_by_rank)} process(es), so it resumes "
+            f"exactly only with as many (torchrun --nproc_per_node), not {distributed.world_size()}"
+        )
     expected = num_classes_of(net)
     if state["num_classes"] != expected:
         raise ValueError(
@@ -173,5 +193,7 @@ def load_checkpoint(path, net, optimizer=None, scheduler=None):
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(state["scheduler"])
-    _set_rng_state(state["rng"])
+    if scaler is not None and state.get("scaler") is not None:
+        scaler.load_state_dict(state["scaler"])
+    _set_rng_state(rng_by_rank[distributed.rank() % len(rng_by_rank)])
     return state["history"]

@@ -1,8 +1,11 @@
-"""One training loop for the CPU, one or several CUDA GPUs and Apple's MPS.
+"""One training loop for the CPU, a CUDA GPU, Apple's MPS, and many processes under torchrun.
 
 Compared with the book's `train_ch13`: it runs where `try_all_gpus()` is empty, ignores VOC's
 void pixels in the loss, reports validation mIoU, survives epochs of fewer than 5 batches,
-seeds everything, and writes checkpoints from which training resumes exactly.
+seeds everything, writes checkpoints from which training resumes exactly, trains in mixed
+precision (d2lseg.amp) and, launched by torchrun, with DistributedDataParallel
+(d2lseg.distributed) instead of the book's DataParallel. `python -m d2lseg.train` runs it from
+the command line (d2lseg.cli).
 """
 
 import random
@@ -13,16 +16,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
-from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .devices import try_all_devices
-from .metrics import confusion_matrix, segmentation_scores
-from .model import fcn_resnet18, num_classes_of
-from .sample import is_sample_voc
-from .voc import VOC_CLASSES, VOID_LABEL, load_data_voc
+from .. import distributed
+from ..amp import FULL_PRECISION
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..devices import try_all_devices
+from ..metrics import confusion_matrix, segmentation_scores
+from ..model import fcn_resnet18, num_classes_of
+from ..sample import is_sample_voc
+from ..voc import VOC_CLASSES, VOID_LABEL, load_data_voc
 
 
 def set_seed(seed):
@@ -32,18 +36,39 @@ def set_seed(seed):
     torch.manual_seed(seed)
 
 
-def evaluate(net, data_iter, device=None):
-    """Confusion matrix of `net` (or its DataParallel wrapper) over a data iterator, void
-    pixels left out."""
+def evaluate(net, data_iter, device=None, amp=FULL_PRECISION):
+    """Confusion matrix of `net` over a data iterator, void pixels left out, computed in the
+    precision `amp` (see d2lseg.amp)."""
     device = device or next(net.parameters()).device
-    num_classes = num_classes_of(net.module if isinstance(net, nn.DataParallel) else net)
+    num_classes = num_classes_of(net)
     confmat = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     net.eval()
-    with torch.no_grad():
+    with torch.no_grad(), amp.autocast():
         for X, y in data_iter:
-            pred = net(X.to(device)).argmax(dim=1)
+            pred = net(amp.layout(X.to(device))).argmax(dim=1)
             confmat += confusion_matrix(pred, y.to(device), num_classes)
     return confmat
+
+
+def draw_history(history, ax_loss, ax_acc):
+    """Plot the training loss on `ax_loss` and the accuracies and mIoU on `ax_acc`."""
+    epochs = [h["epoch"] for h in history]
+    ax_loss.clear()
+    ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train loss")
+    ax_acc.clear()
+    curves = (
+        ("train_acc", "train pixel acc"),
+        ("val_acc", "val pixel acc"),
+        ("val_miou", "val mIoU"),
+    )
+    for key, label in curves:
+        ax_acc.plot(epochs, [h[key] for h in history], "o-", label=label)
+    ax_acc.set_ylim(0, 1)
+    for ax in (ax_loss, ax_acc):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best")
 
 
 class LivePlot:
@@ -59,23 +84,7 @@ class LivePlot:
         plt.close(self.fig)  # shown through the handle only, not again at the end of the cell
 
     def update(self, history):
-        epochs = [h["epoch"] for h in history]
-        self.ax_loss.clear()
-        self.ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train loss")
-        self.ax_acc.clear()
-        curves = (
-            ("train_acc", "train pixel acc"),
-            ("val_acc", "val pixel acc"),
-            ("val_miou", "val mIoU"),
-        )
-        for key, label in curves:
-            self.ax_acc.plot(epochs, [h[key] for h in history], "o-", label=label)
-        self.ax_acc.set_ylim(0, 1)
-        for ax in (self.ax_loss, self.ax_acc):
-            ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(True, alpha=0.3)
-            ax.legend(loc="best")
+        draw_history(history, self.ax_loss, self.ax_acc)
         self.handle.update(self.fig)
 
 
@@ -94,14 +103,27 @@ def pixel_loss(logits, y):
     return total / (y != VOID_LABEL).sum().clamp(min=1)
 
 
-def train_step(net, X, y, loss_fn, optimizer):
-    """One step of minibatch gradient descent, the core of every training loop."""
-    logits = net(X)
-    loss = loss_fn(logits, y)
+def train_step(net, X, y, loss_fn, optimizer, amp=FULL_PRECISION):
+    """One step of minibatch gradient descent, the core of every training loop. In mixed
+    precision (`amp`, see d2lseg.amp) the forward pass runs under autocast, and for fp16 the
+    gradient scaler multiplies the loss so that small gradients do not round to zero (in full
+    precision and bf16 `amp.scaler` is disabled: it passes everything through unchanged)."""
+    with amp.autocast():
+        logits = net(X)
+        loss = loss_fn(logits, y)
     optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+    amp.scaler.scale(loss).backward()
+    amp.scaler.step(optimizer)
+    amp.scaler.update()
     return logits, loss
+
+
+def _batch_sums(logits, y, loss):
+    """Loss x labelled pixels, correct pixels, labelled pixels and images of one batch."""
+    mask = y != VOID_LABEL
+    n = int(mask.sum())
+    correct = int((logits.argmax(dim=1) == y)[mask].sum())
+    return torch.tensor([loss.item() * n, correct, n, y.shape[0]], dtype=torch.float64)
 
 
 def _check_fresh(optimizer, scheduler):
@@ -137,26 +159,30 @@ def train_fcn(
     num_epochs,
     optimizer,
     scheduler=None,
-    devices=None,
+    device=None,
     checkpoint=None,
     seed=0,
     live_plot=None,
+    amp=FULL_PRECISION,
+    on_epoch=None,
 ):
     """Train `net` for `num_epochs` epochs and return the history, one dict per epoch:
     train loss and pixel accuracy, validation pixel accuracy and mIoU, images per second.
 
-    The loss is `pixel_loss`. `scheduler`, if any, steps after every batch. `devices`
-    defaults to `try_all_devices()`; several GPUs train with DataParallel. With a
-    `checkpoint` path, a checkpoint is written after each epoch and, if the file exists
-    already, training resumes from it exactly where it stopped (it then ignores `seed`).
-    `live_plot` (default: when run in a notebook) redraws the curves after each epoch."""
-    devices = devices or try_all_devices()
+    The loss is `pixel_loss`. `scheduler`, if any, steps after every batch. `device`
+    defaults to `try_all_devices()[0]`. With a `checkpoint` path, a checkpoint is written
+    after each epoch and, if the file exists already, training resumes from it exactly where
+    it stopped (it then ignores `seed`). `live_plot` (default: when run in a notebook) redraws
+    the curves after each epoch; `on_epoch(history)`, if given, is called then too. `amp` is the
+    precision (d2lseg.amp). Under torchrun (d2lseg.distributed) every process runs this loop
+    on its share of the data, and all of them report the same scores."""
+    device = device or try_all_devices()[0]
     if len(train_iter) == 0:
         raise ValueError("train_iter yields no batches; use fewer images per batch")
-    net.to(devices[0])  # before loading a checkpoint, so the optimizer state lands there too
+    net.to(device)  # before loading a checkpoint, so the optimizer state lands there too
     history = []
     if checkpoint is not None and Path(checkpoint).is_file():
-        history = load_checkpoint(checkpoint, net, optimizer, scheduler)
+        history = load_checkpoint(checkpoint, net, optimizer, scheduler, amp.scaler)
         if len(history) >= num_epochs:
             print(f"checkpoint {checkpoint} holds {len(history)} epochs already, "
                   f"so the {num_epochs} asked for need no training")  # fmt: skip
@@ -167,34 +193,33 @@ def train_fcn(
     start = len(history)
     if scheduler is not None:
         _check_schedule(scheduler, (num_epochs - start) * len(train_iter), checkpoint)
-    model = nn.DataParallel(net, device_ids=devices) if len(devices) > 1 else net
+    model = distributed.wrap(amp.prepare(net), device)
     plot = LivePlot() if (_in_notebook() if live_plot is None else live_plot) else None
     if plot is not None and history:
         plot.update(history)
     # Few refreshes: each one is a message to a notebook's frontend, and a flood of them
     # overflows the kernel's output queue when nobody reads it live (as under nbval).
-    bar = tqdm(
-        total=(num_epochs - start) * len(train_iter), desc="training", unit="batch", mininterval=2
-    )
+    bar = tqdm(total=(num_epochs - start) * len(train_iter), desc="training", unit="batch",
+               mininterval=2, disable=not distributed.is_main())  # fmt: skip
     for epoch in range(start + 1, num_epochs + 1):
         model.train()
+        if hasattr(train_iter.sampler, "set_epoch"):  # DistributedSampler: shuffle anew
+            train_iter.sampler.set_epoch(epoch)
         tic = time.perf_counter()
-        loss_sum, correct, labelled, images = 0.0, 0, 0, 0
+        sums = torch.zeros(4, dtype=torch.float64)
         for X, y in train_iter:
-            X, y = X.to(devices[0]), y.to(devices[0])
-            logits, loss = train_step(model, X, y, pixel_loss, optimizer)
+            X, y = amp.layout(X.to(device)), y.to(device)
+            logits, loss = train_step(model, X, y, pixel_loss, optimizer, amp)
             if scheduler is not None:
                 scheduler.step()
-            mask = y != VOID_LABEL
-            n = int(mask.sum())
-            loss_sum += loss.item() * n
-            correct += int((logits.argmax(dim=1) == y)[mask].sum())
-            labelled += n
-            images += X.shape[0]
+            sums += _batch_sums(logits, y, loss)
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{loss.item():.3f}", refresh=False)
+        loss_sum, correct, labelled, images = distributed.sum_across_ranks(sums).tolist()
         seconds = time.perf_counter() - tic
-        scores = segmentation_scores(evaluate(model, val_iter, devices[0]))
+        distributed.sync_buffers(net)
+        confmat = distributed.sum_across_ranks(evaluate(net, val_iter, device, amp))
+        scores = segmentation_scores(confmat)
         history.append(
             {
                 "epoch": epoch,
@@ -206,9 +231,11 @@ def train_fcn(
             }
         )
         if checkpoint is not None:
-            save_checkpoint(checkpoint, net, optimizer, scheduler, history)
+            save_checkpoint(checkpoint, net, optimizer, scheduler, history, amp.scaler)
         if plot is not None:
             plot.update(history)
+        if on_epoch is not None:
+            on_epoch(history)
     bar.close()
     return history
 
@@ -230,8 +257,11 @@ def adamw_one_cycle(net, lr, num_epochs, steps_per_epoch, weight_decay=1e-4):
     """Our recipe: AdamW, with a learning rate that warms up for 20% of the steps to `lr`
     and then anneals to almost zero (one cycle); the scheduler steps after every batch."""
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    total_steps = num_epochs * steps_per_epoch
+    # OneCycleLR divides by zero when the warm-up is exactly one step, as 20% of 5 steps is.
+    pct_start = 0.2 if total_steps != 5 else 0.3
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=num_epochs * steps_per_epoch, pct_start=0.2
+        optimizer, max_lr=lr, total_steps=total_steps, pct_start=pct_start
     )
     return optimizer, scheduler
 

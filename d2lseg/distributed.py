@@ -1,0 +1,123 @@
+"""Data-parallel training over processes started by `torchrun`, one device each.
+
+Every process holds the whole model and trains on its own share of each epoch's images;
+DistributedDataParallel averages the gradients, so all processes keep identical weights. Outside
+torchrun (no WORLD_SIZE in the environment) every function here is a no-op for one process, so
+the same training loop serves a notebook and a cluster.
+"""
+
+import contextlib
+import os
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+def is_distributed():
+    """Whether this process is one of several in an initialised process group."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank():
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size():
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main():
+    """Rank 0: the process that prints, draws the progress bar and writes files."""
+    return rank() == 0
+
+
+def launched_by_torchrun():
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init(device=None):
+    """Under torchrun, join the process group (NCCL on CUDA, gloo on CPU) and return this
+    process's device: `cuda:LOCAL_RANK` on GPUs, else `device`. Outside torchrun: `device`."""
+    if not launched_by_torchrun():
+        return device
+    local_rank = int(os.environ["LOCAL_RANK"])
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return device
+
+
+def shutdown():
+    if is_distributed():
+        dist.destroy_process_group()
+
+
+def barrier():
+    if is_distributed():
+        dist.barrier()
+
+
+@contextlib.contextmanager
+def local_main_first():
+    """Let local rank 0 do some work first (generate the sample data, download weights), then
+    the other processes on its node, which then find it done."""
+    first = int(os.environ.get("LOCAL_RANK", "0")) == 0
+    if not first:
+        barrier()
+    yield
+    if first:
+        barrier()
+
+
+def wrap(net, device):
+    """`net` in DistributedDataParallel when there are several processes, else `net`."""
+    if not is_distributed():
+        return net
+    return nn.parallel.DistributedDataParallel(
+        net, device_ids=[device] if device.type == "cuda" else None
+    )
+
+
+def sum_across_ranks(tensor):
+    """The element-wise sum of `tensor` over all processes (a copy on its original device)."""
+    if not is_distributed():
+        return tensor
+    on_gpu = dist.get_backend() == "nccl"  # NCCL reduces CUDA tensors only
+    total = tensor.to(torch.cuda.current_device() if on_gpu else "cpu", copy=True)
+    dist.all_reduce(total)
+    return total.to(tensor.device)
+
+
+def sync_buffers(net):
+    """Copy rank 0's buffers (BatchNorm running statistics) to every process. DDP sends them
+    before each forward pass, but each process then updates them with its own batch; this makes
+    all processes evaluate, and rank 0 save, one and the same model."""
+    if is_distributed():
+        for buffer in net.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
+def gather(obj):
+    """The list of `obj` from every process, by rank (every process gets it)."""
+    if not is_distributed():
+        return [obj]
+    gathered = [None] * world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+class ShardSampler(torch.utils.data.Sampler):
+    """Indices rank, rank + world_size, ...: each validation image is scored by exactly one
+    process. (DistributedSampler pads shards to equal length by repeating images, which would
+    count them twice.)"""
+
+    def __init__(self, dataset):
+        self.indices = range(rank(), len(dataset), world_size())
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self):
+        return len(self.indices)

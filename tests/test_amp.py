@@ -1,0 +1,84 @@
+"""Mixed precision: what `auto` picks on each device, and every mode this CPU runs trains."""
+
+import sys
+
+import pytest
+import torch
+
+import d2lseg
+from d2lseg import amp, train
+
+CPU, MPS, CUDA = torch.device("cpu"), torch.device("mps"), torch.device("cuda", 0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [("fpu sse avx512f avx512_bf16 amx_tile", True), ("fpu amx_bf16", True),
+     ("fpu sse avx512f avx512_vnni", False)],
+)  # fmt: skip
+def test_bf16_cpus_are_told_by_their_flags(tmp_path, monkeypatch, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert amp.cpu_has_fast_bf16(cpuinfo) is expected
+    monkeypatch.setattr(amp, "cpu_has_fast_bf16", lambda: expected)
+    assert amp.resolve_amp("auto", CPU) == ("bf16" if expected else "off")
+
+
+def test_auto_on_gpus_and_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert amp.resolve_amp("auto", CUDA) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert amp.resolve_amp("auto", CUDA) == "fp16"
+    assert amp.resolve_amp("auto", MPS) == "off"
+    assert amp.resolve_amp("off", CUDA) == "off"
+
+
+def test_fp16_alone_has_a_gradient_scaler_and_autocast_gives_its_dtype():
+    for mode, dtype, scaled in (("off", torch.float32, False), ("bf16", torch.bfloat16, False),
+                                ("fp16", torch.float16, True)):  # fmt: skip
+        precision = amp.precision_for(mode, CPU)
+        assert precision.scaler.is_enabled() is scaled
+        with precision.autocast():
+            assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == dtype
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="amp must be one of auto, off, bf16, fp16, got 'fp8'"):
+        amp.resolve_amp("fp8", CPU)
+
+
+@pytest.mark.parametrize("mode", ["off", "bf16", "fp16", "auto"])
+def test_every_mode_the_cpu_runs_lowers_the_loss(mode):
+    """Steps on one batch with our step and optimizer: the loss falls, in every mode (fp16
+    first skips the steps whose scaled gradients overflow, and lowers its scale)."""
+    precision = amp.precision_for(mode, CPU)
+    torch.manual_seed(0)
+    net = precision.prepare(d2lseg.fcn_resnet18(num_classes=3, pretrained=False))
+    X, y = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 64, 64))
+    X = precision.layout(X)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    losses = [train.train_step(net, X, y, train.pixel_loss, optimizer, precision)[1].item()
+              for _ in range(8)]  # fmt: skip
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < 0.85 * losses[0], losses
+    if precision.dtype == torch.float16:
+        assert precision.scaler.get_scale() < 2.0**16  # its initial scale
+
+
+def test_on_the_cpu_the_upsampling_stays_in_float32_with_the_same_weights():
+    """bf16 transposed convolutions are ~20x slower than float32 ones in oneDNN on the CPU."""
+    net = d2lseg.fcn_resnet18(num_classes=3, pretrained=False).eval()
+    keys = list(net.state_dict())
+    precision = amp.precision_for("bf16", CPU)
+    precision.prepare(net)
+    assert list(net.state_dict()) == keys
+    with torch.no_grad(), precision.autocast():
+        features = net[:-1](torch.randn(1, 3, 64, 64))
+        out = net.transpose_conv(features)
+    assert features.dtype == torch.bfloat16 and out.dtype == torch.float32
+    upsampling = net.transpose_conv
+    expected = torch.nn.functional.conv_transpose2d(
+        features.float(), upsampling.weight, upsampling.bias, stride=32, padding=16
+    )
+    torch.testing.assert_close(out, expected)
