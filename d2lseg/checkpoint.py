@@ -86,7 +86,9 @@ def write_state(path, state):
     """torch.save `state` to a temporary file beside `path`, then rename it to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # The pid in the name lets the next run remove it at once if this process is killed.
+    prefix = f".{path.name}.pid{os.getpid()}."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     os.close(fd)
     try:
         torch.save(state, tmp)
