@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-stamp
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: lab test lint data notebooks bench clean
+.PHONY: lab test lint data notebooks bench clean test-browser chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
@@ -26,10 +26,26 @@ lab: data
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check d2lseg tests benchmarks notebooks
+	$(BIN)/ruff check d2lseg tests benchmarks notebooks tests_browser
 
 test: data lint
 	$(BIN)/python -m pytest tests notebooks $(PYTEST_NBVAL)
+
+# The course in JupyterLab in headless Chromium (tests_browser/). Debian's chromium, driven by
+# the playwright package: Playwright's own browser download is not possible everywhere.
+BROWSER_INSTALLED := $(VENV)/.browser-installed-stamp
+
+$(BROWSER_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install -e '.[dev,browser]'
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+		|| { echo "make test-browser needs Chromium: sudo apt-get install chromium"; exit 1; }
+
+test-browser: chromium $(BROWSER_INSTALLED)
+	$(BIN)/python -m pytest tests_browser -rP
 
 # Re-execute every notebook in place (after changing one), then `make test`.
 notebooks: data
