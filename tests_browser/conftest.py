@@ -108,6 +108,8 @@ def lab(tmp_path_factory, artifacts):
         # The kernels import the copy's d2lseg, so the copy is what is tested.
         PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
     )
+    # As in an activated environment: nbgrader runs its `alembic` command from PATH.
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env.pop("JUPYTER_PATH", None)
     env.pop("JUPYTER_CONFIG_PATH", None)
     lab = Lab(root, artifacts / "jupyter-server.log")

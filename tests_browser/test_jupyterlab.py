@@ -90,14 +90,17 @@ PAGE_REPORT = """panel => {
       src: img.src.slice(0, 80),
     })),
     math: cell.querySelectorAll('.jp-RenderedMarkdown mjx-container').length,
-    mathErrors: Array.from(cell.querySelectorAll('mjx-merror, [data-mjx-error]'),
+    // A TeX error, or an undefined macro (MathJax shows its name in red).
+    mathErrors: Array.from(cell.querySelectorAll(
+      'mjx-merror, [data-mjx-error], mjx-container [style*="color: red"]'),
       e => e.getAttribute('data-mjx-error') || e.textContent),
     sourceBlocks: Array.from(cell.querySelectorAll('.jp-OutputArea .jp-RenderedMarkdown pre'),
       pre => ({text: pre.textContent,
-               highlighted: pre.querySelectorAll('span[class*="cm-"], span[class*="tok-"]')
-                 .length})),
+               highlighted: pre.querySelectorAll('span[class]').length,
+               colours: new Set(Array.from(pre.querySelectorAll('span[class]'),
+                                           span => getComputedStyle(span).color)).size})),
     widgets: {
-      progress: cell.querySelectorAll('.jp-OutputArea .jupyter-widgets .widget-progress').length,
+      progress: cell.querySelectorAll('.jp-OutputArea .widget-progress').length,
       text: Array.from(cell.querySelectorAll('.jp-OutputArea .jupyter-widgets'),
                        w => w.textContent).join(' '),
     },
@@ -254,7 +257,8 @@ def check_page(cells, report, console_errors):
             for block in r["sourceBlocks"]:
                 text = block["text"]
                 assert re.search(r"^(def|class) \w+", text, flags=re.M), text[:200]
-                assert block["highlighted"] >= 10, f"cell {i}: source block not highlighted"
+                highlighted = block["highlighted"] >= 10 and block["colours"] >= 3
+                assert highlighted, f"cell {i}: source block not highlighted: {block}"
                 blocks += 1
 
     # Training: the progress bar is an ipywidgets widget that reached 100%, and the live plot
