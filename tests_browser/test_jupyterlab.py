@@ -100,7 +100,8 @@ PAGE_REPORT = """panel => {
                colours: new Set(Array.from(pre.querySelectorAll('span[class]'),
                                            span => getComputedStyle(span).color)).size})),
     widgets: {
-      progress: cell.querySelectorAll('.jp-OutputArea .widget-progress').length,
+      // ipywidgets' progress bar (horizontal, as tqdm makes it)
+      progress: cell.querySelectorAll('.jp-OutputArea .widget-hprogress').length,
       text: Array.from(cell.querySelectorAll('.jp-OutputArea .jupyter-widgets'),
                        w => w.textContent).join(' '),
     },
