@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed-stamp
 REFERENCE := D2LSEG_DATA=sample D2LSEG_DEVICE=cpu
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: lab test lint data notebooks bench clean assignments grade
+.PHONY: lab test lint data notebooks bench clean assignments grade test-browser chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
@@ -24,17 +24,34 @@ data: $(INSTALLED)
 	$(BIN)/python -m d2lseg
 
 # Opens at the repository root, so that README.md and data/README.md are in the file browser.
-# JupyterLab refuses to run as root unless told; containers often run as root.
+# JupyterLab refuses to run as root unless told; containers often run as root. The venv's bin/
+# goes first on PATH: nbgrader's formgrader runs its helpers (alembic) from there.
 lab: data
-	$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py
+	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py tests_browser
 
 # Select the reference setting explicitly, whatever data (data/VOCdevkit, $$D2LSEG_VOC_DIR)
 # and hardware this machine has.
 test: data lint
 	$(REFERENCE) $(BIN)/python -m pytest tests notebooks assignments/source $(PYTEST_NBVAL)
+
+# The course in JupyterLab in headless Chromium (tests_browser/). Debian's chromium, driven by
+# the playwright package: Playwright's own browser download is not possible everywhere.
+BROWSER_INSTALLED := $(VENV)/.browser-installed-stamp
+
+$(BROWSER_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install -e '.[dev,browser]'
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+		|| { echo "make test-browser needs Chromium: sudo apt-get install chromium"; exit 1; }
+
+test-browser: chromium $(BROWSER_INSTALLED)
+	$(BIN)/python -m pytest tests_browser -rP
 
 # Re-execute every notebook in place, in the reference setting (after changing one), then
 # `make test`.
