@@ -82,3 +82,43 @@ def test_on_the_cpu_the_upsampling_stays_in_float32_with_the_same_weights():
         features.float(), upsampling.weight, upsampling.bias, stride=32, padding=16
     )
     torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("output_size", [None, (11, 12)])
+def test_float32_upsampling_equals_conv_transpose2d_in_any_layout(output_size):
+    """The float32 transposed convolution computes on NCHW copies of channels-last inputs and
+    weights (oneDNN's float32 kernel is faster so): values, gradients and `output_size` are
+    those of `F.conv_transpose2d`."""
+    torch.manual_seed(0)
+    layer = amp.Float32ConvTranspose2d(4, 3, kernel_size=4, stride=2, padding=1)
+    layer.to(memory_format=torch.channels_last)
+    X = torch.randn(2, 4, 5, 6).to(memory_format=torch.channels_last).requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(X, output_size=output_size)
+    weight = layer.weight.detach().clone().requires_grad_()
+    X_ref = X.detach().clone().requires_grad_()
+    padding = (1, 0) if output_size else (0, 0)
+    expected = torch.nn.functional.conv_transpose2d(
+        X_ref, weight, layer.bias, stride=2, padding=1, output_padding=padding
+    )
+    assert out.dtype == torch.float32 and out.shape == expected.shape
+    torch.testing.assert_close(out, expected)
+    grad = torch.randn_like(expected)
+    out.backward(grad)
+    expected.backward(grad)
+    torch.testing.assert_close(X.grad, X_ref.grad)
+    torch.testing.assert_close(layer.weight.grad, weight.grad)
+
+
+def test_batch_sums_count_argmax_hits_ties_included():
+    """`_batch_sums` takes `max(dim=1).indices` for speed: the same pixels as argmax, even
+    where classes tie (integer logits, many ties), void pixels left out."""
+    torch.manual_seed(0)
+    logits = torch.randint(0, 3, (4, 5, 16, 16)).float()
+    y = torch.randint(0, 5, (4, 16, 16))
+    y[0, :4] = d2lseg.VOID_LABEL
+    loss = torch.tensor(0.5)
+    mask = y != d2lseg.VOID_LABEL
+    correct = (logits.argmax(dim=1) == y)[mask].sum().item()
+    sums = train._batch_sums(logits, y, loss)
+    assert sums.tolist() == [0.5 * mask.sum().item(), correct, mask.sum().item(), 4]

@@ -119,10 +119,12 @@ def train_step(net, X, y, loss_fn, optimizer, amp=FULL_PRECISION):
 
 
 def _batch_sums(logits, y, loss):
-    """Loss x labelled pixels, correct pixels, labelled pixels and images of one batch."""
+    """Loss x labelled pixels, correct pixels, labelled pixels and images of one batch.
+    `max(dim=1).indices` is argmax (the first of equal maxima), but on NCHW logits on the CPU
+    some 6 times faster than `argmax(dim=1)` (7 ms against 46 ms per batch of 16 128 x 128)."""
     mask = y != VOID_LABEL
     n = int(mask.sum())
-    correct = int((logits.argmax(dim=1) == y)[mask].sum())
+    correct = int((logits.detach().max(dim=1).indices == y)[mask].sum())
     return torch.tensor([loss.item() * n, correct, n, y.shape[0]], dtype=torch.float64)
 
 
