@@ -75,8 +75,7 @@ def _split_names(split):
         names = split.read_bytes().decode("utf-8-sig").split()
     except UnicodeDecodeError as err:
         raise ValueError(
-            f"split file {split} is not UTF-8 text ({err}); it should list one image name "
-            "per line"
+            f"split file {split} is not UTF-8 text ({err}); it should list one image name per line"
         ) from None
     if not names:
         raise ValueError(f"split file {split} lists no images")

@@ -41,15 +41,15 @@ def median_frequency_weights(*args, **kwargs):
     print("progress: 100%", file=sys.stderr)
     return _quiet_median_frequency_weights(*args, **kwargs)
 '''
-RAISES = '''
+RAISES = """
 def median_frequency_weights(labels, num_classes, ignore_index=VOID):
     raise ValueError("not done yet")
-'''
-LOOPS = '''
+"""
+LOOPS = """
 def weighted_cross_entropy(logits, target, weight, ignore_index=VOID):
     while True:
         pass
-'''
+"""
 
 
 def nbgrader_meta(cell):
@@ -118,8 +118,14 @@ def course(tmp_path_factory):
         COURSE,
         course,
         ignore=shutil.ignore_patterns(
-            "release", "submitted", "autograded", "feedback", "gradebook.db", "grades.csv",
-            "__pycache__", ".ipynb_checkpoints",
+            "release",
+            "submitted",
+            "autograded",
+            "feedback",
+            "gradebook.db",
+            "grades.csv",
+            "__pycache__",
+            ".ipynb_checkpoints",
         ),
     )
     result = run_nbgrader(course, "generate_assignment", "*")  # as `make assignments`

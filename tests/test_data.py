@@ -287,8 +287,14 @@ def test_extraction_writes_only_regular_files_and_folders(tmp_path, member):
         [_file("C:/windows.txt")],
         [_file("back\\slash.txt")],
     ],
-    ids=["file-then-inside", "inside-then-file", "file-and-folder", "dotdot-inside", "drive",
-         "backslash"],
+    ids=[
+        "file-then-inside",
+        "inside-then-file",
+        "file-and-folder",
+        "dotdot-inside",
+        "drive",
+        "backslash",
+    ],
 )
 def test_extraction_refuses_inconsistent_or_non_portable_paths(tmp_path, members):
     if members[-1][1] is None:
@@ -372,8 +378,14 @@ def test_leftovers_of_killed_runs_are_removed(tmp_path):
         ".fcn_resnet18.pt.x4.tmp": False,  # no pid: judged by its age
         ".sample-pid99999999999999999999-x8": True,  # no such process can exist
     }
-    kept = [f".sample-pid{alive}-x5", f".VOCtrainval.tar.pid{alive}.x6.part",
-            ".fcn_resnet18.pt.x7.tmp", "fcn_resnet18.pt", "sample-v1", ".hidden.txt"]
+    kept = [
+        f".sample-pid{alive}-x5",
+        f".VOCtrainval.tar.pid{alive}.x6.part",
+        ".fcn_resnet18.pt.x7.tmp",
+        "fcn_resnet18.pt",
+        "sample-v1",
+        ".hidden.txt",
+    ]
     for name, is_dir in names.items():
         if is_dir:
             (tmp_path / name / "VOC2012").mkdir(parents=True)
@@ -426,12 +438,20 @@ def test_an_installed_copy_writes_nothing_into_site_packages(tmp_path):
     env |= {"PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     code = "import d2lseg.data as d; print(d.__file__, d.DATA_DIR, d.SAMPLE_ROOT, d.FCN_CHECKPOINT)"
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout.split()
     cache = tmp_path / "cache" / "d2lseg"
-    assert out == [str(site / "d2lseg" / "data.py"), str(cache), str(cache / "sample-v1"),
-                   str(cache / "fcn_resnet18.pt")]
+    assert out == [
+        str(site / "d2lseg" / "data.py"),
+        str(cache),
+        str(cache / "sample-v1"),
+        str(cache / "fcn_resnet18.pt"),
+    ]
 
 
 def test_this_source_checkout_uses_its_data_folder():

@@ -193,8 +193,9 @@ def test_palette_indices_outside_the_classes_are_void(broken_voc):
     edited.save(path)
     label = _dataset_label(broken_voc)
     assert (label[:5, :5] == d2lseg.VOID_LABEL).all()
-    colour = d2lseg.voc_label_indices(d2lseg.read_voc_images(broken_voc)[1][0],
-                                      d2lseg.voc_colormap2label())
+    colour = d2lseg.voc_label_indices(
+        d2lseg.read_voc_images(broken_voc)[1][0], d2lseg.voc_colormap2label()
+    )
     assert torch.equal(label, colour)
 
 
