@@ -7,6 +7,7 @@ so VOC's object borders count neither as right nor as wrong.
 import torch
 import torch.nn.functional as F
 
+from .arguments import as_int
 from .voc import VOID_LABEL
 
 
@@ -96,7 +97,7 @@ def boundary_counts(pred, target, num_classes=21, width=BOUNDARY_WIDTH, ignore_i
             f"pred and target must both be H x W or N x H x W, got {tuple(pred.shape)} and "
             f"{tuple(target.shape)}"
         )
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+    if as_int(width) is None or width < 1:
         raise ValueError(f"width must be a positive number of pixels, got {width!r}")
     labelled = target != ignore_index
     for name, values in (("pred", pred), ("target", target[labelled])):

@@ -1,7 +1,6 @@
 """The book's FCN-32s (a ResNet-18 backbone, a 1x1 convolution, a 32x transposed convolution)
 and the FCN paper's FCN-16s and FCN-8s, which add the scores of finer backbone stages."""
 
-import numbers
 from pathlib import Path
 
 import torch
@@ -9,6 +8,7 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet18_Weights
 
+from .arguments import as_int
 from .upsample import bilinear_kernel, bilinear_upsampler
 
 WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
@@ -43,11 +43,9 @@ def fcn_resnet18(num_classes=21, pretrained="auto", variant="32s"):
     pretrained: True loads the ImageNet weights (error if unavailable), False starts from
     random weights, "auto" uses the weights when they are cached or downloadable and else
     says in one line that it starts from random weights."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+    if as_int(num_classes) is None or num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-    num_classes = int(num_classes)
+    num_classes = as_int(num_classes)
     if pretrained not in (True, False, "auto"):
         raise ValueError(f'pretrained must be True, False or "auto", got {pretrained!r}')
     if variant not in VARIANTS:

@@ -1,11 +1,10 @@
 """Prediction: crops as in the book, whole images of any size by overlapping tiles, overlays."""
 
-import numbers
-
 import torch
 from PIL import Image
 from torchvision.transforms import functional as TF
 
+from .arguments import as_int
 from .voc import normalize_image, voc_palette
 
 STRIDE = 32  # the FCN's total downsampling: input sides must be multiples of it
@@ -70,19 +69,15 @@ def _tile_starts(size, tile, overlap):
     return starts + [size - tile]
 
 
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _tile_sides(tile):
     """`tile` as (height, width), positive ints that are multiples of 32, else ValueError."""
-    sides = tuple(tile) if isinstance(tile, tuple | list) else ()
-    if len(sides) != 2 or not all(_is_int(s) and s > 0 and s % STRIDE == 0 for s in sides):
+    sides = tuple(as_int(s) for s in tile) if isinstance(tile, tuple | list) else ()
+    if len(sides) != 2 or not all(s is not None and s > 0 and s % STRIDE == 0 for s in sides):
         raise ValueError(
             f"tile sides must be positive multiples of {STRIDE}, as a (height, width) pair "
             f"of ints, got {tile!r}"
         )
-    return int(sides[0]), int(sides[1])
+    return sides
 
 
 def tile_windows(height, width, tile=(320, 480), overlap=64):
@@ -92,7 +87,7 @@ def tile_windows(height, width, tile=(320, 480), overlap=64):
     column of tiles flush with the bottom and right edges of the (padded) image."""
     tile_h, tile_w = _tile_sides(tile)
     largest = min(tile_h, tile_w) - 1
-    if not _is_int(overlap) or not 0 <= overlap <= largest:
+    if as_int(overlap) is None or not 0 <= overlap <= largest:
         raise ValueError(f"overlap must be in 0..{largest} (an int), got {overlap!r}")
     overlap = int(overlap)
     tile_h = min(tile_h, -(-height // STRIDE) * STRIDE)

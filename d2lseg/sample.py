@@ -10,7 +10,6 @@ Labels are palette PNGs with VOC's palette and a void (255) band along every obj
 
 import colorsys
 import json
-import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from tqdm.auto import tqdm
 
+from .arguments import as_int
 from .voc import VOC_CLASSES, VOID_LABEL, voc_palette
 
 SHAPES = ("ellipse", "box", "triangle", "ring", "cross")
@@ -171,11 +171,11 @@ def _render(rng, main_class):
 
 def _count(name, value, minimum, why=""):
     """`value` as an int >= `minimum` (Python or NumPy integers), else ValueError."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+    if as_int(value) is None:
         raise ValueError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}{why}, got {value}")
-    return int(value)
+    return as_int(value)
 
 
 def _same_sample(voc_dir, settings):

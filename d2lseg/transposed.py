@@ -4,10 +4,9 @@ Every function follows PyTorch's conventions (cross-correlation, `nn.ConvTranspo
 layout), so that each result can be checked against `F.conv2d` and `F.conv_transpose2d`.
 """
 
-import operator
-
-import numpy as np
 import torch
+
+from .arguments import as_int
 
 MAX_MATRIX_BYTES = 1 << 30  # kernel2matrix refuses to allocate more than 1 GiB
 
@@ -29,26 +28,13 @@ def _result_dtype(X, K):
     return torch.int64 if not (dtype.is_floating_point or dtype.is_complex) else dtype
 
 
-def _as_int(value):
-    """`value` as a Python int if it is an integer scalar (Python, NumPy or a one-element
-    torch integer tensor), else None. Booleans are not integers here."""
-    if isinstance(value, bool | np.bool_):
-        return None
-    if torch.is_tensor(value) and (value.numel() != 1 or value.dtype == torch.bool):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
-
-
 def _pair(name, value, minimum):
     """Return `value` (an int or a pair of ints) as a (height, width) pair, each >= `minimum`."""
-    single = _as_int(value)
+    single = as_int(value)
     if single is not None:
         pair = (single, single)
     elif isinstance(value, tuple | list) or getattr(value, "ndim", None) == 1:
-        pair = tuple(_as_int(v) for v in value) if len(value) == 2 else (None,)
+        pair = tuple(as_int(v) for v in value) if len(value) == 2 else (None,)
     else:
         pair = (None,)
     if None in pair or min(pair) < minimum:

@@ -9,9 +9,11 @@ bilinear-interpolation weights of its nearest input pixels (D2L section 14.11, F
 import torch
 from torch import nn
 
+from .arguments import as_int
+
 
 def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if as_int(value) is None or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 

@@ -11,7 +11,6 @@ Differences from the book (d2l.torch), each on purpose:
   it cannot decode and labels that are not in VOC's colours, naming the file.
 """
 
-import numbers
 import os
 import sys
 from pathlib import Path
@@ -21,6 +20,8 @@ import torch
 import torchvision
 from PIL import Image
 from torchvision.transforms import functional as TF
+
+from .arguments import as_int
 
 VOC_COLORMAP = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
                 [0, 0, 128], [128, 0, 128], [0, 128, 128], [128, 128, 128],
@@ -214,7 +215,7 @@ def _check_crop_size(crop_size):
     if (
         pair is None
         or len(pair) != 2
-        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in pair)
+        or not all(as_int(s) is not None for s in pair)
         or min(pair) < 1
     ):
         raise ValueError(f"crop_size must be two positive ints (height, width), got {crop_size!r}")
