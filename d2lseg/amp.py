@@ -3,10 +3,11 @@
 `--amp auto` picks bf16 autocast on a CPU with native bf16 instructions (AVX512-BF16 or AMX),
 bf16 on a CUDA GPU that supports it, else fp16 with a gradient scaler on CUDA, and full
 precision everywhere else (older CPUs emulate bf16 slowly; MPS is left alone). Activations in
-the channels-last memory layout make oneDNN's and cuDNN's reduced-precision convolutions
-faster (on a 2-core CPU, 49 against 43 images/s in bf16: benchmarks/train_speed.py), so they
-come with autocast. On the CPU the FCN's transposed convolutions stay in float32: oneDNN's bf16
-kernel for the 64 x 64 upsampling kernel is some 20 times slower than its float32 one.
+the channels-last memory layout come with autocast: PyTorch's channels-last tutorial
+recommends them for mixed precision on tensor-core GPUs, and on a 2-core CPU they are a little
+faster too (55 against 54 images/s in bf16: benchmarks/train_speed.py). On the CPU the FCN's
+transposed convolutions stay in float32: oneDNN's bf16 kernel for the 64 x 64 upsampling
+kernel is some 20 times slower than its float32 one.
 """
 
 import sys
