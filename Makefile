@@ -63,6 +63,7 @@ bench: data
 	$(BIN)/python benchmarks/voc_dataset.py
 	$(BIN)/python benchmarks/fcn_recipes.py
 	$(BIN)/python benchmarks/fcn_variants.py
+	$(BIN)/python benchmarks/train_speed.py
 
 # nbgrader runs helper programs (jupyter, the kernel) from the environment's bin/.
 NBGRADER := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/nbgrader
