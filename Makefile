@@ -31,7 +31,7 @@ lab: data
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py tests_browser
-	$(BIN)/ruff format --check d2lseg tests benchmarks nbgrader_config.py tests_browser
+	$(BIN)/ruff format --check d2lseg tests benchmarks nbgrader_config.py tests_browser assignments/*.py
 
 # Select the reference setting explicitly, whatever data (data/VOCdevkit, $$D2LSEG_VOC_DIR)
 # and hardware this machine has.

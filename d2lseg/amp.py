@@ -76,12 +76,11 @@ class Precision:
     device_type: str = "cpu"
     dtype: torch.dtype | None = None
     channels_last: bool = False
-    scaler: torch.amp.GradScaler = field(default=None)
+    scaler: torch.amp.GradScaler = field(init=False)
 
     def __post_init__(self):
-        if self.scaler is None:
-            enabled = self.dtype == torch.float16
-            self.scaler = torch.amp.GradScaler(self.device_type, enabled=enabled)
+        enabled = self.dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device_type, enabled=enabled)
 
     def autocast(self):
         """A context in which eligible operations (convolutions, matrix products) run in

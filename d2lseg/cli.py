@@ -373,7 +373,10 @@ def main(argv=None):
                 f"{args.batch_size} per process per epoch"
             )
 
+        trained = []  # epochs reported (and written) by this run
+
         def report(history):
+            trained.append(history[-1]["epoch"])
             if distributed.is_main():
                 tqdm.write(epoch_line(history[-1]))
                 write_outputs(args.out, history)
@@ -392,7 +395,7 @@ def main(argv=None):
             amp=amp,
             on_epoch=report,
         )
-        if distributed.is_main() and history:
+        if distributed.is_main() and history and not trained:  # a finished run's checkpoint
             write_outputs(args.out, history)
         return net, history
     finally:

@@ -137,6 +137,18 @@ def test_resuming_with_more_epochs_continues_the_run(voc_dir, tmp_path, capsys):
     assert saved["total_steps"] == saved["last_epoch"] == 2 * 5  # 20 images / batches of 4
 
 
+def test_a_finished_run_writes_its_outputs_to_a_new_out_folder(voc_dir, tmp_path, capsys):
+    """Rerunning a finished run trains nothing, but still writes its history and curves to
+    the `--out` it is given."""
+    options = [str(o) for o in _options(voc_dir, tmp_path, "--epochs", "1")]
+    history = cli.main(options)[1]
+    again = tmp_path / "again"
+    assert cli.main([*options, "--out", str(again)])[1] == history
+    assert "need no training" in capsys.readouterr().out
+    assert json.loads((again / "history.json").read_text()) == history
+    assert {p.name for p in again.iterdir()} == {"curves.png", "history.csv", "history.json"}
+
+
 def test_module_runs_without_warnings_and_documents_every_option():
     result = subprocess.run([sys.executable, "-m", "d2lseg.train", "--help"], env=_env(),
                             capture_output=True, text=True, timeout=120)  # fmt: skip
