@@ -6,10 +6,8 @@ an arbitrary pickle would. It is written to a temporary file and renamed, so a c
 leaves half a checkpoint.
 """
 
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import numpy as np
 import torch
 
 from . import distributed
+from .files import write_atomically
 from .model import num_classes_of, variant_of
 
 FORMAT = "d2lseg-checkpoint-v1"
@@ -83,19 +82,8 @@ def save_checkpoint(path, net, optimizer, scheduler, history, scaler=None):
 
 
 def write_state(path, state):
-    """torch.save `state` to a temporary file beside `path`, then rename it to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The pid in the name lets the next run remove it at once if this process is killed.
-    prefix = f".{path.name}.pid{os.getpid()}."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """torch.save `state` to `path`, atomically (d2lseg.files)."""
+    write_atomically(path, lambda f: torch.save(state, f))
 
 
 def read_checkpoint(path):

@@ -23,6 +23,7 @@ from .amp import AMP_MODES, precision_for
 from .checkpoint import read_checkpoint, write_state
 from .data import resolve_voc_dir
 from .devices import try_all_devices
+from .files import write_atomically
 from .model import fcn_resnet18
 from .train import adamw_one_cycle, draw_history, set_seed, train_fcn
 from .voc import VOC_CLASSES, VOCSegDataset, default_num_workers
@@ -297,33 +298,22 @@ def _prepare_resume(parser, args, steps_per_epoch, scheduler):
         distributed.barrier()
 
 
-def _write_atomically(path, write, mode="w"):
-    """Write a file through `write(file)` into a temporary file, then rename it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, mode, **({"newline": ""} if mode == "w" else {})) as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_outputs(out, history):
     """history.json, history.csv and curves.png in `out`, each replaced atomically."""
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out / "history.json", lambda f: json.dump(history, f, indent=1))
+    write_atomically(out / "history.json", lambda f: json.dump(history, f, indent=1), "w")
 
     def write_csv(f):
         writer = csv.DictWriter(f, HISTORY_KEYS)
         writer.writeheader()
         writer.writerows({k: h[k] for k in HISTORY_KEYS} for h in history)
 
-    _write_atomically(out / "history.csv", write_csv)
+    write_atomically(out / "history.csv", write_csv, "w")
     fig = Figure(figsize=(9, 3.2), layout="constrained")
     draw_history(history, *fig.subplots(1, 2))
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=100)
-    _write_atomically(out / "curves.png", lambda f: f.write(png.getvalue()), mode="wb")
+    write_atomically(out / "curves.png", lambda f: f.write(png.getvalue()))
 
 
 def epoch_line(record):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .files import write_atomically
 from .sample import make_sample_voc
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -177,30 +178,23 @@ def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20):
     path = Path(path)
     if path.is_file() and _sha1(path) == sha1:
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.pid{os.getpid()}.", suffix=".part"
-    )
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                got = _stream(url, out, timeout, chunk_size, path.name)
-            except (OSError, http.client.HTTPException) as err:  # timeouts are OSErrors
-                raise OSError(
-                    f"could not download {url}: {err}. Download it another way and save it "
-                    f"as {path} (it is used from there), or set ${VOC_DIR_ENV} to a VOC2012 "
-                    "folder you already have"
-                ) from err
+
+    def fetch(out):
+        try:
+            got = _stream(url, out, timeout, chunk_size, path.name)
+        except (OSError, http.client.HTTPException) as err:  # timeouts are OSErrors
+            raise OSError(
+                f"could not download {url}: {err}. Download it another way and save it "
+                f"as {path} (it is used from there), or set ${VOC_DIR_ENV} to a VOC2012 "
+                "folder you already have"
+            ) from err
         if got != sha1:
             raise OSError(
                 f"download of {url} has SHA-1 {got}, expected {sha1}; "
                 "the file is corrupt or was changed, so it was not kept"
             )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+
+    return write_atomically(path, fetch, suffix=".part")
 
 
 def _checked_name(member, files, dirs):
