@@ -117,9 +117,8 @@ def test_checkpoint_write_is_atomic(voc_dir, tmp_path, monkeypatch):
     checkpoint.write_bytes(b"previous checkpoint")
     net = d2lseg.fcn_resnet18(num_classes=3, pretrained=False)
 
-    def crash(obj, path):
-        with open(path, "wb") as f:
-            f.write(b"half a checkpoint")
+    def crash(obj, file):  # torch.save writes to the open temporary file
+        file.write(b"half a checkpoint")
         raise OSError("disk full")
 
     monkeypatch.setattr(ckpt.torch, "save", crash)
