@@ -15,9 +15,10 @@ $(BIN)/python:
 		f"d2lseg needs Python 3.11 (d2l==1.0.3 pins numpy 1.23.5), found {sys.version.split()[0]} at {sys.executable}; run make PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): pyproject.toml | $(BIN)/python
+# constraints.txt pins the reference environment, in which the committed outputs were made.
+$(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
 	touch $@
 
 data: $(INSTALLED)
@@ -43,7 +44,7 @@ test: data lint
 BROWSER_INSTALLED := $(VENV)/.browser-installed-stamp
 
 $(BROWSER_INSTALLED): $(INSTALLED)
-	$(BIN)/python -m pip install -e '.[dev,browser]'
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,browser]'
 	touch $@
 
 chromium:
