@@ -127,3 +127,21 @@ def write_atomically(path, write, mode="wb", suffix=".tmp"):
             if os.path.exists(tmp):
                 os.remove(tmp)
     return path
+
+
+def hold_lock(path, owner):
+    """Lock the file `path` (created if missing) for this process alone and write `owner`
+    in it; return its descriptor, to keep open while the lock is needed (the kernel releases
+    it when the process ends). Another holder is a BlockingIOError naming what it wrote."""
+    if fcntl is None:
+        return None
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 1000).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise BlockingIOError(errno.EWOULDBLOCK, f"{path} is held by {holder}") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, owner.encode())
+    return fd
