@@ -110,7 +110,7 @@ def test_a_killed_run_resumes_exactly_under_torchrun(ddp_runs):
     straight, killed, runs = ddp_runs
     assert runs["killed"].returncode != 0  # SIGKILLed after epoch 1
     assert [h["epoch"] for h in runs["after_kill"]] == [1]
-    assert runs["leftovers"] == ["fcn.pt"]  # no temporary file left behind
+    assert runs["leftovers"] == [".fcn.pt.lock", "fcn.pt"]  # no temporary file left behind
     resumed = runs["resumed"]
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Warning" not in resumed.stderr  # e.g. runpy's "found in sys.modules"
