@@ -15,6 +15,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -64,6 +65,7 @@ FCN_CHECKPOINT = DATA_DIR / "fcn_resnet18.pt"  # written by notebook 05, read by
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
 TIMEOUT = 60  # seconds to wait for a connection, and for each read, before giving up
+MIN_RATE = 10_000  # bytes per second, over every TIMEOUT seconds: a slower download stops
 
 
 def _shown(path):
@@ -111,30 +113,42 @@ def _sha1(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
-def _stream(url, out, timeout, chunk_size, desc):
-    """Copy `url` into the open file `out`; return the SHA-1 of what was copied."""
+def _stream(url, out, timeout, chunk_size, desc, min_rate):
+    """Copy `url` into the open file `out`; return the SHA-1 of what was copied. Fewer than
+    `min_rate` bytes a second over any `timeout` seconds is a TimeoutError."""
     digest = hashlib.sha1()
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=desc) as bar:
-            while chunk := response.read(chunk_size):
+            since, received = time.monotonic(), 0
+            while chunk := response.read1(chunk_size):  # what has arrived, up to chunk_size
                 out.write(chunk)
                 digest.update(chunk)
                 bar.update(len(chunk))
+                received += len(chunk)
+                seconds = time.monotonic() - since
+                if seconds >= timeout:
+                    if received < min_rate * seconds:
+                        raise TimeoutError(
+                            f"{received} bytes in {seconds:.1f} s, below the minimum rate of "
+                            f"{min_rate} bytes/s"
+                        )
+                    since, received = time.monotonic(), 0
     return digest.hexdigest()
 
 
-def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20):
+def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20, min_rate=MIN_RATE):
     """Stream `url` to `path` with a progress bar and check its SHA-1. The data goes to a
     temporary file that is renamed only once it is complete and verified. Waiting longer
-    than `timeout` seconds to connect or for data is an error saying what to do instead."""
+    than `timeout` seconds to connect or for data, or fewer than `min_rate` bytes a second
+    over any `timeout` seconds, is an error saying what to do instead."""
     path = Path(path)
     if path.is_file() and _sha1(path) == sha1:
         return path
 
     def fetch(out):
         try:
-            got = _stream(url, out, timeout, chunk_size, path.name)
+            got = _stream(url, out, timeout, chunk_size, path.name, min_rate)
         except (OSError, http.client.HTTPException) as err:  # timeouts are OSErrors
             raise OSError(
                 f"could not download {url}: {err}. Download it another way and save it "

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -430,3 +431,38 @@ def test_this_source_checkout_uses_its_data_folder():
     assert (checkout / "pyproject.toml").is_file()
     assert data.default_data_dir(environ={}) == checkout / "data"
     assert data.FCN_CHECKPOINT == data.DATA_DIR / "fcn_resnet18.pt"
+
+
+@pytest.fixture
+def trickling_server():
+    """A loopback HTTP server that sends its headers, then one byte every 50 ms, forever."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = server.accept()
+        with connection:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+            while not stop.wait(0.05):
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/VOCtrainval.tar"
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_trickling_download_stops_at_the_minimum_rate(trickling_server, tmp_path):
+    path = tmp_path / "VOCtrainval.tar"
+    start = time.monotonic()
+    with pytest.raises(OSError, match=r"below the minimum rate of 10000 bytes/s") as info:
+        data.download(trickling_server, path, "0" * 40, timeout=0.5)
+    assert time.monotonic() - start < 5 and str(path) in str(info.value)
+    assert not path.exists()
