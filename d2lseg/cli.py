@@ -237,6 +237,9 @@ def check_paths(parser, args):
             f"argument --out: {args.out} is a file; --out is a folder for {', '.join(OUTPUTS)}"
         )
     _check_writable(parser, "--out", args.out)
+    for name in OUTPUTS:
+        if (args.out / name).is_dir():
+            parser.error(f"argument --out: {args.out / name} is a folder, where {name} goes")
     if args.voc_dir is not None and not args.voc_dir.is_dir():
         what = (
             "is not a folder"

@@ -5,7 +5,7 @@ complete, so that a crash or Ctrl-C never leaves a half-written checkpoint, down
 history. While it (or the sample's or an extraction's temporary folder) writes, it holds a
 shared `flock` on the folder's LOCK_NAME file; `remove_leftovers` deletes temporaries only
 when it can lock that file exclusively, that is when no live process writes there (the kernel
-releases the locks of a process that dies, whatever its pid namespace or host). Without
+releases the locks of a process that dies, whatever its pid namespace). Without
 `fcntl` (Windows) nothing is locked and leftovers are never removed.
 """
 
@@ -29,7 +29,7 @@ LOCK_NAME = ".d2lseg.lock"
 _RANDOM = r"[a-z0-9_]{8}"
 TEMPORARY = re.compile(rf"\.(.+\.pid\d+\.{_RANDOM}\.(tmp|part)|(extract|sample)-pid\d+-{_RANDOM})")
 # What the disk or a limit refuses; the error then names the file.
-NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 def _lock(folder, operation):

@@ -44,6 +44,11 @@ def _a_file(tmp_path):
     return tmp_path / "file"
 
 
+def _out_with_a_folder(tmp_path):
+    (tmp_path / "o" / "curves.png").mkdir(parents=True)
+    return ["--out", tmp_path / "o"]
+
+
 CASES = [
     (lambda t: ["--lr", "nan"], "argument --lr: expected a positive float up to 1.0, got 'nan'"),
     (lambda t: ["--lr", "inf"], "argument --lr: expected a positive float up to 1.0, got 'inf'"),
@@ -56,6 +61,7 @@ CASES = [
     (lambda t: ["--voc-dir", _a_file(t)], r"argument --voc-dir: .*file is not a folder"),
     (lambda t: ["--out", _a_file(t)], r"argument --out: .*file is a file; --out is a folder"),
     (lambda t: ["--checkpoint", t], r"argument --checkpoint: .* is a folder; give a file path"),
+    (_out_with_a_folder, r"argument --out: .*curves\.png is a folder, where"),
     (lambda t: ["--checkpoint", "/dev/null"], "argument --checkpoint: /dev/null is not a regular"),
     (_empty, r"argument --checkpoint: .*empty\.pt is empty"),
     (lambda t: ["--checkpoint", t / "out" / "history.json"],
