@@ -44,6 +44,11 @@ def _a_file(tmp_path):
     return tmp_path / "file"
 
 
+def _loop(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    return ["--voc-dir", tmp_path / "loop"]
+
+
 def _out_with_a_folder(tmp_path):
     (tmp_path / "o" / "curves.png").mkdir(parents=True)
     return ["--out", tmp_path / "o"]
@@ -58,6 +63,7 @@ CASES = [
     (lambda t: ["--seed", str(2**32)], "argument --seed: expected a non-negative int up to"),
     (lambda t: ["--workers", "100000"], f"argument --workers: .* up to {cli.CPUS}, got '100000'"),
     (lambda t: ["--voc-dir", t / "missing"], r"argument --voc-dir: .*missing does not exist"),
+    (_loop, r"argument --voc-dir: .*loop does not exist \(or is a broken or looping link\)"),
     (lambda t: ["--voc-dir", _a_file(t)], r"argument --voc-dir: .*file is not a folder"),
     (lambda t: ["--out", _a_file(t)], r"argument --out: .*file is a file; --out is a folder"),
     (lambda t: ["--checkpoint", t], r"argument --checkpoint: .* is a folder; give a file path"),
