@@ -8,6 +8,7 @@ leaves half a checkpoint.
 
 import pickle
 import random
+import re
 import zipfile
 from pathlib import Path
 
@@ -18,8 +19,13 @@ from . import distributed
 from .files import write_atomically
 from .model import num_classes_of, variant_of
 
-FORMAT = "d2lseg-checkpoint-v1"
+FORMAT_VERSION = 1
+FORMAT = f"d2lseg-checkpoint-v{FORMAT_VERSION}"
 REQUIRED_KEYS = ("model", "num_classes", "history", "rng")
+# Every field this version reads and writes back; a file with others is refused, as training
+# would rewrite it without them.
+KNOWN_KEYS = (*REQUIRED_KEYS, "format", "variant", "optimizer", "scheduler", "rng_by_rank",
+              "scaler", "crop")  # fmt: skip
 
 
 def _rng_state():
@@ -58,11 +64,17 @@ def _set_rng_state(state):
         torch.mps.set_rng_state(state["mps"])
 
 
-def save_checkpoint(path, net, optimizer, scheduler, history, scaler=None):
+def save_checkpoint(path, net, optimizer, scheduler, history, scaler=None, crop=None):
     """Write everything needed to resume (weights, optimizer, scheduler, gradient scaler,
-    history, random states) to a temporary file, then rename it: a crash never leaves half a
-    checkpoint. Under torchrun every process calls it and rank 0 writes, with the random
-    states of every rank, so that each of them resumes its own random crops."""
+    history, random states, training `crop`) to a temporary file, then rename it: a crash
+    never leaves half a checkpoint. Under torchrun every process calls it and rank 0 writes,
+    with the random states of every rank, so that each of them resumes its own random crops.
+    Weights that are not finite are a FloatingPointError, and the previous file is kept."""
+    if not all(torch.isfinite(v).all() for v in net.state_dict().values() if v.is_floating_point()):
+        raise FloatingPointError(
+            f"the weights are not finite after epoch {len(history)}, so {path} was not written "
+            "(the previous checkpoint, if any, is kept); lower the learning rate"
+        )
     rng_by_rank = distributed.gather(_rng_state())
     if not distributed.is_main():
         return
@@ -77,6 +89,7 @@ def save_checkpoint(path, net, optimizer, scheduler, history, scaler=None):
         "rng": rng_by_rank[0],
         "rng_by_rank": rng_by_rank,
         "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
+        "crop": None if crop is None else [int(side) for side in crop],
     }
     write_state(path, state)
 
@@ -121,7 +134,36 @@ def read_checkpoint(path):
     missing = [k for k in REQUIRED_KEYS if not isinstance(state, dict) or k not in state]
     if missing:
         raise ValueError(f"{path} is not a d2lseg checkpoint: it lacks {', '.join(missing)}")
+    _check_format(path, state)
     return state
+
+
+def _check_format(path, state):
+    """Refuse a checkpoint of another format (one without is from before formats, v1) or
+    with fields this version does not know, which a resumed run would drop."""
+    version = re.fullmatch(r"d2lseg-checkpoint-v(\d+)", str(state.get("format", FORMAT)))
+    if version is None or int(version[1]) != FORMAT_VERSION:
+        newer = version is not None and int(version[1]) > FORMAT_VERSION
+        raise ValueError(
+            f"{path} has checkpoint format {state['format']!r}"
+            + (", written by a newer d2lseg; upgrade d2lseg to read it" if newer else "")
+            + f" (this version reads {FORMAT!r})"
+        )
+    unknown = sorted(str(k) for k in state if k not in KNOWN_KEYS)
+    if unknown:
+        raise ValueError(
+            f"{path} holds fields this version of d2lseg does not know ({', '.join(unknown)}), "
+            "which resuming would drop; upgrade d2lseg to use it"
+        )
+
+
+def training_settings(state):
+    """The peak learning rate, weight decay and crop a checkpoint was trained with (the
+    optimizer's first parameter group; crop None in checkpoints from before it was kept)."""
+    group = state["optimizer"]["param_groups"][0]
+    lr = group.get("max_lr", group.get("initial_lr", group["lr"]))
+    crop = state.get("crop")
+    return {"lr": lr, "weight_decay": group["weight_decay"], "crop": crop and tuple(crop)}
 
 
 def _total_steps(scheduler_state):
@@ -178,7 +220,12 @@ def load_checkpoint(path, net, optimizer=None, scheduler=None, scaler=None):
                 f"scheduler given has {built}; rebuild it with the checkpoint's number of epochs "
                 "and batches per epoch (or start a new checkpoint)"
             )
-    net.load_state_dict(state["model"])
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as err:  # missing, unexpected or misshapen weights
+        raise ValueError(
+            f"checkpoint {path} does not fit the model: {' '.join(str(err).split())}"
+        ) from None
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None:

@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import os
 import posixpath
-import re
 import shutil
 import sys
 import tarfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .files import write_atomically
+from .files import remove_leftovers, write_atomically, writing_in
 from .sample import make_sample_voc
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -66,57 +65,13 @@ FCN_CHECKPOINT = DATA_DIR / "fcn_resnet18.pt"  # written by notebook 05, read by
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
 TIMEOUT = 60  # seconds to wait for a connection, and for each read, before giving up
-
-# Temporary files and folders of downloads, extractions, the sample and checkpoints. Their
-# names carry "pid<N>" (the process writing them) where d2lseg chooses them.
-LEFTOVER_PATTERNS = (".*.part", ".*.tmp", ".extract-*", ".sample-*")
-STALE_SECONDS = 600  # without a pid to check, a temporary untouched this long is a leftover
+MIN_RATE = 10_000  # bytes per second, over every TIMEOUT seconds: a slower download stops
 
 
 def _shown(path):
     """A path relative to the project when inside it, so printed lines match across clones."""
     path = Path(path).resolve()
     return str(path.relative_to(PROJECT_DIR)) if path.is_relative_to(PROJECT_DIR) else str(path)
-
-
-def _process_running(pid):
-    """Whether process `pid` runs on this machine (POSIX only; Windows has no safe probe)."""
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except (ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:  # it exists, owned by someone else
-        pass
-    return True
-
-
-def _may_be_in_use(path):
-    """Whether a temporary entry may belong to a run still going: the process named in it
-    is running, or, when that cannot be checked, it changed in the last STALE_SECONDS."""
-    match = re.search(r"pid(\d+)[.-]", path.name)
-    if match and os.name == "posix":
-        return _process_running(int(match.group(1)))
-    try:
-        return time.time() - path.lstat().st_mtime < STALE_SECONDS
-    except FileNotFoundError:  # removed meanwhile by its own run
-        return True
-
-
-def remove_leftovers(*folders):
-    """Delete the hidden temporaries (LEFTOVER_PATTERNS) that a killed run left in `folders`,
-    never those of a run still going."""
-    for folder in folders:
-        folder = Path(folder)
-        if not folder.is_dir():
-            continue
-        for pattern in LEFTOVER_PATTERNS:
-            for path in folder.glob(pattern):
-                if _may_be_in_use(path):
-                    continue
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
 
 
 def resolve_voc_dir(voc_dir=None, progress=False):
@@ -158,30 +113,42 @@ def _sha1(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
-def _stream(url, out, timeout, chunk_size, desc):
-    """Copy `url` into the open file `out`; return the SHA-1 of what was copied."""
+def _stream(url, out, timeout, chunk_size, desc, min_rate):
+    """Copy `url` into the open file `out`; return the SHA-1 of what was copied. Fewer than
+    `min_rate` bytes a second over any `timeout` seconds is a TimeoutError."""
     digest = hashlib.sha1()
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         with tqdm(total=total, unit="B", unit_scale=True, desc=desc) as bar:
-            while chunk := response.read(chunk_size):
+            since, received = time.monotonic(), 0
+            while chunk := response.read1(chunk_size):  # what has arrived, up to chunk_size
                 out.write(chunk)
                 digest.update(chunk)
                 bar.update(len(chunk))
+                received += len(chunk)
+                seconds = time.monotonic() - since
+                if seconds >= timeout:
+                    if received < min_rate * seconds:
+                        raise TimeoutError(
+                            f"{received} bytes in {seconds:.1f} s, below the minimum rate of "
+                            f"{min_rate} bytes/s"
+                        )
+                    since, received = time.monotonic(), 0
     return digest.hexdigest()
 
 
-def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20):
+def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20, min_rate=MIN_RATE):
     """Stream `url` to `path` with a progress bar and check its SHA-1. The data goes to a
     temporary file that is renamed only once it is complete and verified. Waiting longer
-    than `timeout` seconds to connect or for data is an error saying what to do instead."""
+    than `timeout` seconds to connect or for data, or fewer than `min_rate` bytes a second
+    over any `timeout` seconds, is an error saying what to do instead."""
     path = Path(path)
     if path.is_file() and _sha1(path) == sha1:
         return path
 
     def fetch(out):
         try:
-            got = _stream(url, out, timeout, chunk_size, path.name)
+            got = _stream(url, out, timeout, chunk_size, path.name, min_rate)
         except (OSError, http.client.HTTPException) as err:  # timeouts are OSErrors
             raise OSError(
                 f"could not download {url}: {err}. Download it another way and save it "
@@ -264,8 +231,8 @@ def download_voc(data_dir=None, url=VOC_URL, sha1=VOC_SHA1, timeout=TIMEOUT):
         return voc_dir
     remove_leftovers(data_dir)
     tar_path = download(url, data_dir / Path(url).name, sha1, timeout=timeout)
-    prefix = f".extract-pid{os.getpid()}-"
-    with tempfile.TemporaryDirectory(dir=data_dir, prefix=prefix) as tmp:
+    prefix = f".extract-pid{os.getpid()}-"  # a name remove_leftovers knows
+    with writing_in(data_dir), tempfile.TemporaryDirectory(dir=data_dir, prefix=prefix) as tmp:
         safe_extract(tar_path, tmp)
         extracted = Path(tmp) / "VOCdevkit" / "VOC2012"
         if not extracted.is_dir():

@@ -8,6 +8,8 @@ the same training loop serves a notebook and a cluster.
 
 import contextlib
 import os
+import threading
+import time
 
 import torch
 import torch.distributed as dist
@@ -41,12 +43,26 @@ def init(device=None):
     process's device: `cuda:LOCAL_RANK` on GPUs, else `device`. Outside torchrun: `device`."""
     if not launched_by_torchrun():
         return device
+    exit_with_parent()
     local_rank = int(os.environ["LOCAL_RANK"])
     if device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return device
+
+
+def exit_with_parent(interval=1.0):
+    """End this process when its parent (torchrun) goes, killed with its process group or
+    not: a watchdog thread checks every `interval` seconds whether the parent changed."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def shutdown():

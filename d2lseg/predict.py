@@ -1,20 +1,26 @@
 """Prediction: crops as in the book, whole images of any size by overlapping tiles, overlays."""
 
+import itertools
+
 import torch
 from PIL import Image
-from torchvision.transforms import functional as TF
 
 from .arguments import as_int
-from .voc import normalize_image, voc_palette
+from .voc import normalize_image, rgb_array, voc_palette
 
 STRIDE = 32  # the FCN's total downsampling: input sides must be multiples of it
+# predict_whole_image's limits: its labels take 8 bytes a pixel (800 MB at MAX_PIXELS), its
+# band of logits 4 x classes x tile height bytes a column (540 MB for 21 classes, tiles 320
+# high and MAX_SIDE columns).
+MAX_PIXELS = 100_000_000
+MAX_SIDE = 20_000
 
 
 def _as_rgb(img):
     """A 3xHxW uint8 tensor from a PIL image, or from a uint8 tensor with 1 (grey), 3 (RGB)
     or 4 (RGBA) channels first; anything else is refused, saying what to pass."""
     if isinstance(img, Image.Image):
-        img = TF.pil_to_tensor(img.convert("RGB"))
+        img = torch.from_numpy(rgb_array(img)).permute(2, 0, 1)
     if not torch.is_tensor(img) or img.dtype != torch.uint8:
         got = f"a tensor of {img.dtype}" if torch.is_tensor(img) else type(img).__name__
         raise TypeError(
@@ -99,31 +105,57 @@ def tile_windows(height, width, tile=(320, 480), overlap=64):
     ]
 
 
+def _check_size(img):
+    """Refuse an image too large for `predict_whole_image` (MAX_PIXELS, MAX_SIDE)."""
+    height, width = img.shape[1:]
+    if height * width > MAX_PIXELS or max(height, width) > MAX_SIDE:
+        raise ValueError(
+            f"img is {height} x {width}: predict_whole_image takes at most {MAX_PIXELS:,} "
+            f"pixels and {MAX_SIDE} a side; predict on pieces of it"
+        )
+
+
 def predict_whole_image(net, img, tile=(320, 480), overlap=64):
-    """Class index per pixel (H x W) for a uint8 image (or a PIL image) of any size.
+    """Class index per pixel (H x W) for a uint8 image (or a PIL image) of any size up to
+    MAX_PIXELS and MAX_SIDE.
 
     As the book's text proposes: cover the image with overlapping tiles whose sides are
     multiples of 32, average the logits where tiles overlap, then take the argmax. An image
-    smaller than a tile is padded (with the mean colour) to a multiple of 32 first."""
-    X = _normalize(img)
+    smaller than a tile is padded (with the mean colour) to a multiple of 32 first. The
+    logits are summed one row of tiles at a time, in a band one tile high: the rows above
+    the next row of tiles are then complete, so they are labelled and the band moves down."""
+    img = _as_rgb(img)
+    _check_size(img)
+    X = normalize_image(img)
     height, width = X.shape[1:]
     windows = tile_windows(height, width, tile, overlap)
     _, _, tile_h, tile_w = windows[0]
     # Zero after normalisation is the mean colour, a neutral padding.
     X = torch.nn.functional.pad(X, (0, max(tile_w - width, 0), 0, max(tile_h - height, 0)))
     padded_h, padded_w = X.shape[1:]
+    rows = {}  # the left edges of each row of tiles, by top edge, in tile_windows' order
+    for top, left, _, _ in windows:
+        rows.setdefault(top, []).append(left)
+    tops = [*rows, padded_h]
     device = _device(net)
-    logits, counts = None, torch.zeros(padded_h, padded_w)
+    labels = torch.empty(padded_h, padded_w, dtype=torch.int64)
+    logits, counts = None, torch.zeros(tile_h, padded_w)
     net.eval()
     with torch.no_grad():
-        for top, left, _, _ in windows:
-            window = X[:, top : top + tile_h, left : left + tile_w].unsqueeze(0)
-            out = net(window.to(device))[0].cpu()
-            if logits is None:
-                logits = torch.zeros(out.shape[0], padded_h, padded_w)
-            logits[:, top : top + tile_h, left : left + tile_w] += out
-            counts[top : top + tile_h, left : left + tile_w] += 1
-    return (logits / counts).argmax(dim=0)[:height, :width]
+        for top, next_top in itertools.pairwise(tops):
+            for left in rows[top]:
+                window = X[:, top : top + tile_h, left : left + tile_w].unsqueeze(0)
+                out = net(window.to(device))[0].cpu()
+                if logits is None:
+                    logits = torch.zeros(out.shape[0], tile_h, padded_w)
+                logits[:, :, left : left + tile_w] += out
+                counts[:, left : left + tile_w] += 1
+            done = next_top - top  # rows no later tile covers; the band moves down by that
+            labels[top:next_top] = (logits[:, :done] / counts[:done]).argmax(dim=0)
+            kept = tile_h - done
+            logits[:, :kept], counts[:kept] = logits[:, done:].clone(), counts[done:].clone()
+            logits[:, kept:], counts[kept:] = 0, 0
+    return labels[:height, :width]
 
 
 def label2image(pred):

@@ -19,6 +19,7 @@ from PIL import Image, ImageFilter
 from tqdm.auto import tqdm
 
 from .arguments import as_int
+from .files import writing_in
 from .voc import VOC_CLASSES, VOID_LABEL, voc_palette
 
 SHAPES = ("ellipse", "box", "triangle", "ring", "cross")
@@ -210,9 +211,9 @@ def make_sample_voc(root, num_train=300, num_val=60, seed=0, progress=False):
     root.mkdir(parents=True, exist_ok=True)
     palette = voc_palette()
     bar = tqdm(total=num_train + num_val, desc="sample", unit="image", disable=not progress)
-    # "pid<N>" in the name lets d2lseg.data.remove_leftovers tell a killed run's folder.
+    # A name d2lseg.files.remove_leftovers knows; the folder's lock keeps it from removing it.
     prefix = f".sample-pid{os.getpid()}-"
-    with bar, tempfile.TemporaryDirectory(dir=root, prefix=prefix) as tmp:
+    with bar, writing_in(root), tempfile.TemporaryDirectory(dir=root, prefix=prefix) as tmp:
         tmp_voc = Path(tmp) / "VOC2012"
         for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
             (tmp_voc / sub).mkdir(parents=True)

@@ -93,14 +93,29 @@ def _decoded(path, read):
         raise ValueError(f"cannot decode {path} as an image: {err}") from err
 
 
-def _rgb_array(img):
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def rgb_array(img):
+    """A PIL image as an H x W x 3 uint8 array. 16-bit greyscale is scaled to 8 bits (65535
+    becomes 255), not clipped as `convert("RGB")` does; 32-bit integer and floating-point
+    images (modes I and F), whose range is not defined, are a ValueError naming the mode."""
+    if img.mode in SIXTEEN_BIT_MODES:
+        grey = (np.asarray(img).astype(np.uint32) * 255 + 32767) // 65535
+        return np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    if img.mode in ("I", "F"):
+        kind = "32-bit integer" if img.mode == "I" else "floating-point"
+        raise ValueError(
+            f"PIL mode {img.mode} ({kind} pixels) has no defined range; save the image with "
+            "8 or 16 bits per channel"
+        )
     return np.array(img.convert("RGB"))
 
 
 def _read_rgb(path):
     """An image file as a 3xHxW uint8 tensor (palette PNGs expanded to their colours).
     PIL decodes exactly as the book's torchvision.io, whose decoders are deprecated."""
-    return torch.from_numpy(_decoded(path, _rgb_array)).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(_decoded(path, rgb_array)).permute(2, 0, 1).contiguous()
 
 
 def _read_pair(voc_dir, name, read_label=_read_rgb):
@@ -189,7 +204,7 @@ def _read_label_indices(path, colormap2label):
             palette = img.getpalette() or []
             if len(palette) >= 3 * len(VOC_COLORMAP) and palette == _VOC_PALETTE[: len(palette)]:
                 return img.mode, torch.from_numpy(_PALETTE_LUT[np.array(img)])
-        return img.mode, torch.from_numpy(_rgb_array(img)).permute(2, 0, 1)
+        return img.mode, torch.from_numpy(rgb_array(img)).permute(2, 0, 1)
 
     mode, decoded = _decoded(path, read)
     if decoded.ndim == 2:

@@ -171,3 +171,61 @@ def test_pixel_loss_matches_the_mean_over_labelled_pixels():
     torch.testing.assert_close(train.pixel_loss(logits, y), expected)
     all_void = torch.full_like(y, d2lseg.VOID_LABEL)
     assert train.pixel_loss(logits, all_void).item() == 0
+
+
+def _saved_then(tmp_path, net, change):
+    path = tmp_path / "fcn.pt"
+    ckpt.save_checkpoint(path, net, None, None, [])
+    state = torch.load(path, weights_only=True)
+    change(state)
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.update(format="d2lseg-checkpoint-v2"),
+         "format 'd2lseg-checkpoint-v2', written by a newer d2lseg; upgrade"),
+        (lambda s: s.update(format="someone-else"), "format 'someone-else' .this version reads"),
+        (lambda s: s.update(ema_model={}), r"not know \(ema_model\), which resuming would drop"),
+    ],
+)  # fmt: skip
+def test_other_formats_and_unknown_fields_are_refused(tmp_path, tiny_net, change, message):
+    path = _saved_then(tmp_path, tiny_net, change)
+    with pytest.raises(ValueError, match=message):
+        d2lseg.load_checkpoint(path, tiny_net)
+
+
+def test_a_checkpoint_from_before_formats_still_loads(tmp_path, tiny_net):
+    path = _saved_then(tmp_path, tiny_net, lambda s: s.pop("format"))
+    assert d2lseg.load_checkpoint(path, tiny_net) == []
+
+
+def test_a_state_dict_with_an_extra_key_is_one_line(tmp_path, tiny_net):
+    path = _saved_then(tmp_path, tiny_net, lambda s: s["model"].update(extra=torch.zeros(1)))
+    with pytest.raises(
+        ValueError, match=r"does not fit the model: .*Unexpected key.*extra"
+    ) as info:
+        d2lseg.load_checkpoint(path, tiny_net)
+    assert "\n" not in str(info.value)
+
+
+def test_the_settings_are_recorded(tmp_path, tiny_net):
+    optimizer, scheduler = train.adamw_one_cycle(tiny_net, 0.02, 2, 3, weight_decay=0.5)
+    path = tmp_path / "fcn.pt"
+    ckpt.save_checkpoint(path, tiny_net, optimizer, scheduler, [], crop=(64, 96))
+    settings = ckpt.training_settings(ckpt.read_checkpoint(path))
+    assert settings == {"lr": 0.02, "weight_decay": 0.5, "crop": (64, 96)}
+
+
+def test_weights_that_are_not_finite_are_never_written(tmp_path):
+    net = d2lseg.fcn_resnet18(num_classes=3, pretrained=False)
+    path = tmp_path / "fcn.pt"
+    ckpt.save_checkpoint(path, net, None, None, [])
+    before = path.read_bytes()
+    with torch.no_grad():
+        net.final_conv.weight[0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match=r"not finite after epoch 0, so .*fcn\.pt was not"):
+        ckpt.save_checkpoint(path, net, None, None, [])
+    assert path.read_bytes() == before

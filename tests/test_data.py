@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 import d2lseg
 from d2lseg import data
+from d2lseg.files import LOCK_NAME
 
 
 @pytest.fixture
@@ -173,7 +175,11 @@ def test_download_voc_from_a_verified_archive(tmp_path):
     voc_dir = d2lseg.download_voc(tmp_path / "data", url=source.as_uri(), sha1=sha1)
     assert voc_dir == tmp_path / "data" / "VOCdevkit" / "VOC2012"
     assert (voc_dir / "ImageSets/Segmentation/train.txt").read_text() == "a\n"
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["VOCdevkit", source.name]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        LOCK_NAME,
+        "VOCdevkit",
+        source.name,
+    ]
 
 
 def test_download_with_a_wrong_checksum_leaves_nothing(tmp_path):
@@ -182,7 +188,9 @@ def test_download_with_a_wrong_checksum_leaves_nothing(tmp_path):
     target = tmp_path / "data"
     with pytest.raises(OSError, match="expected 0000.*not kept"):
         d2lseg.download_voc(target, url=source.as_uri(), sha1="0" * 40)
-    assert list(target.iterdir()) == []  # no partial file that could look complete
+    assert [p.name for p in target.iterdir()] == [
+        LOCK_NAME
+    ]  # no partial file that could look complete
 
 
 @pytest.mark.parametrize(
@@ -355,7 +363,7 @@ def test_download_times_out_with_advice(silent_server, tmp_path):
     message = str(info.value)
     assert silent_server in message and str(path) in message and "D2LSEG_VOC_DIR" in message
     assert "timed out" in message
-    assert list((tmp_path / "data").iterdir()) == []  # no .part left
+    assert [p.name for p in (tmp_path / "data").iterdir()] == [LOCK_NAME]  # no .part left
 
 
 def test_download_voc_passes_the_timeout_on(silent_server, tmp_path):
@@ -363,45 +371,9 @@ def test_download_voc_passes_the_timeout_on(silent_server, tmp_path):
         d2lseg.download_voc(tmp_path, url=silent_server, sha1="0" * 40, timeout=0.2)
 
 
-def _dead_pid():
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
-def test_leftovers_of_killed_runs_are_removed(tmp_path):
-    dead, alive = _dead_pid(), os.getpid()
-    names = {
-        f".VOCtrainval.tar.pid{dead}.x1.part": False,
-        f".extract-pid{dead}-x2": True,
-        f".sample-pid{dead}-x3": True,
-        ".fcn_resnet18.pt.x4.tmp": False,  # no pid: judged by its age
-        ".sample-pid99999999999999999999-x8": True,  # no such process can exist
-    }
-    kept = [
-        f".sample-pid{alive}-x5",
-        f".VOCtrainval.tar.pid{alive}.x6.part",
-        ".fcn_resnet18.pt.x7.tmp",
-        "fcn_resnet18.pt",
-        "sample-v1",
-        ".hidden.txt",
-    ]
-    for name, is_dir in names.items():
-        if is_dir:
-            (tmp_path / name / "VOC2012").mkdir(parents=True)
-        else:
-            (tmp_path / name).write_text("partial")
-    for name in kept:
-        (tmp_path / name).mkdir() if "." not in name[1:] else (tmp_path / name).write_text("x")
-    old = time.time() - data.STALE_SECONDS - 60
-    os.utime(tmp_path / ".fcn_resnet18.pt.x4.tmp", (old, old))
-    data.remove_leftovers(tmp_path, tmp_path / "missing")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
-
-
 def test_resolve_voc_dir_removes_leftovers(voc_dir, no_real_voc, monkeypatch, capsys):
     monkeypatch.setattr(data, "DATA_DIR", no_real_voc)
-    leftover = no_real_voc / "sample" / f".sample-pid{_dead_pid()}-abc"
+    leftover = no_real_voc / "sample" / ".sample-pid12-abcd_123"
     leftover.mkdir(parents=True)
     d2lseg.resolve_voc_dir(voc_dir)
     assert not leftover.exists()
@@ -459,3 +431,38 @@ def test_this_source_checkout_uses_its_data_folder():
     assert (checkout / "pyproject.toml").is_file()
     assert data.default_data_dir(environ={}) == checkout / "data"
     assert data.FCN_CHECKPOINT == data.DATA_DIR / "fcn_resnet18.pt"
+
+
+@pytest.fixture
+def trickling_server():
+    """A loopback HTTP server that sends its headers, then one byte every 50 ms, forever."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = server.accept()
+        with connection:
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+            while not stop.wait(0.05):
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/VOCtrainval.tar"
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_trickling_download_stops_at_the_minimum_rate(trickling_server, tmp_path):
+    path = tmp_path / "VOCtrainval.tar"
+    start = time.monotonic()
+    with pytest.raises(OSError, match=r"below the minimum rate of 10000 bytes/s") as info:
+        data.download(trickling_server, path, "0" * 40, timeout=0.5)
+    assert time.monotonic() - start < 5 and str(path) in str(info.value)
+    assert not path.exists()

@@ -9,6 +9,7 @@ from torch import nn
 import d2lseg
 from d2lseg import checkpoint as ckpt
 from d2lseg import train
+from d2lseg.files import LOCK_NAME
 from d2lseg.voc import IMAGENET_MEAN, IMAGENET_STD, VOID_COLOR
 
 
@@ -125,7 +126,7 @@ def test_checkpoint_write_is_atomic(voc_dir, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         ckpt.save_checkpoint(checkpoint, net, None, None, [])
     assert checkpoint.read_bytes() == b"previous checkpoint"
-    assert [p.name for p in tmp_path.iterdir()] == ["fcn.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME, "fcn.pt"]
 
 
 def test_checkpoint_for_other_classes_is_refused(tmp_path):

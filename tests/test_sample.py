@@ -11,6 +11,7 @@ from PIL import Image
 
 import d2lseg
 from d2lseg import sample
+from d2lseg.files import LOCK_NAME
 from d2lseg.voc import voc_palette
 
 
@@ -153,4 +154,4 @@ def test_two_processes_making_the_same_sample_both_succeed(voc_dir, tmp_path):
     files = sorted(p.relative_to(voc_dir) for p in voc_dir.rglob("*") if p.is_file())
     match, _, _ = filecmp.cmpfiles(voc_dir, made, files, shallow=False)
     assert len(match) == len(files)
-    assert sorted(p.name for p in root.iterdir()) == ["VOCdevkit"]  # no temporary left
+    assert sorted(p.name for p in root.iterdir()) == [LOCK_NAME, "VOCdevkit"]  # no temporary left

@@ -16,6 +16,7 @@ import torch
 import d2lseg
 from d2lseg import checkpoint as ckpt
 from d2lseg import cli
+from d2lseg.files import LOCK_NAME
 
 ROOT = Path(d2lseg.__file__).resolve().parent.parent
 WORKER = Path(__file__).with_name("cli_worker.py")
@@ -59,7 +60,7 @@ def ddp_runs(voc_dir, tmp_path_factory):
     runs = {"straight": _torchrun(WORKER, "save", straight, "--", *_options(voc_dir, straight))}
     runs["killed"] = _torchrun(WORKER, "kill", "-", "--", *_options(voc_dir, killed))
     runs["after_kill"] = ckpt.read_checkpoint(killed / "fcn.pt")["history"]
-    runs["leftovers"] = sorted(p.name for p in killed.iterdir() if p.name != "out")
+    runs["leftovers"] = sorted(p.name for p in killed.iterdir() if p.name not in ("out", LOCK_NAME))
     runs["resumed"] = _torchrun("-m", "d2lseg.train", *_options(voc_dir, killed))
     return straight, killed, runs
 
@@ -102,14 +103,14 @@ def test_outputs_and_one_line_per_epoch_from_rank_0(ddp_runs):
     assert csv[0] == ",".join(cli.HISTORY_KEYS) and len(csv) == 1 + len(history) == 3
     assert (straight / "out" / "curves.png").read_bytes()[:8] == bytes.fromhex("89504e470d0a1a0a")
     assert sorted(p.name for p in (straight / "out").iterdir()) == [
-        "curves.png", "history.csv", "history.json"]  # fmt: skip
+        LOCK_NAME, "curves.png", "history.csv", "history.json"]  # fmt: skip
 
 
 def test_a_killed_run_resumes_exactly_under_torchrun(ddp_runs):
     straight, killed, runs = ddp_runs
     assert runs["killed"].returncode != 0  # SIGKILLed after epoch 1
     assert [h["epoch"] for h in runs["after_kill"]] == [1]
-    assert runs["leftovers"] == ["fcn.pt"]  # no temporary file left behind
+    assert runs["leftovers"] == [".fcn.pt.lock", "fcn.pt"]  # no temporary file left behind
     resumed = runs["resumed"]
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Warning" not in resumed.stderr  # e.g. runpy's "found in sys.modules"
@@ -146,7 +147,11 @@ def test_a_finished_run_writes_its_outputs_to_a_new_out_folder(voc_dir, tmp_path
     assert cli.main([*options, "--out", str(again)])[1] == history
     assert "need no training" in capsys.readouterr().out
     assert json.loads((again / "history.json").read_text()) == history
-    assert {p.name for p in again.iterdir()} == {"curves.png", "history.csv", "history.json"}
+    assert {p.name for p in again.iterdir()} - {LOCK_NAME} == {
+        "curves.png",
+        "history.csv",
+        "history.json",
+    }
 
 
 def test_module_runs_without_warnings_and_documents_every_option():

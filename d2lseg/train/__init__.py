@@ -128,6 +128,20 @@ def _batch_sums(logits, y, loss):
     return torch.tensor([loss.item() * n, correct, n, y.shape[0]], dtype=torch.float64)
 
 
+def _check_finite(loss, epoch, batch):
+    """Stop at a loss that is NaN or infinite, before it reaches a checkpoint."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"epoch {epoch}, batch {batch}: the loss is {loss.item()}; training stopped, and "
+            "no checkpoint holds this epoch; lower the learning rate, or check the data"
+        )
+
+
+def _crop_of(data_iter):
+    """The crop (height, width) of a loader over a VOCSegDataset, else None."""
+    return getattr(getattr(data_iter, "dataset", None), "crop_size", None)
+
+
 def _check_fresh(optimizer, scheduler):
     """Refuse an optimizer or scheduler that has stepped already (say, in a run stopped with
     Ctrl-C): training would silently continue from their state, not start afresh."""
@@ -209,9 +223,10 @@ def train_fcn(
             train_iter.sampler.set_epoch(epoch)
         tic = time.perf_counter()
         sums = torch.zeros(4, dtype=torch.float64)
-        for X, y in train_iter:
+        for batch, (X, y) in enumerate(train_iter, 1):
             X, y = amp.layout(X.to(device)), y.to(device)
             logits, loss = train_step(model, X, y, pixel_loss, optimizer, amp)
+            _check_finite(loss, epoch, batch)
             if scheduler is not None:
                 scheduler.step()
             sums += _batch_sums(logits, y, loss)
@@ -233,7 +248,8 @@ def train_fcn(
             }
         )
         if checkpoint is not None:
-            save_checkpoint(checkpoint, net, optimizer, scheduler, history, amp.scaler)
+            crop = _crop_of(train_iter)
+            save_checkpoint(checkpoint, net, optimizer, scheduler, history, amp.scaler, crop)
         if plot is not None:
             plot.update(history)
         if on_epoch is not None:
