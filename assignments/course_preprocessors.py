@@ -60,7 +60,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         )
         if graded.ungradable:
             raise RuntimeError(f"the sandbox did not start: {graded.ungradable}")
-        tests = grading.test_cells(nb, ps)
+        tests = grading.graded_test_cells(nb, ps)
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue

@@ -60,7 +60,7 @@ def strip_hidden(source):
     return "\n".join(kept)
 
 
-def test_cells(nb, ps):
+def graded_test_cells(nb, ps):
     """{cell index: Problem} of the graded test cells of `nb` (the first cell of each grade_id)."""
     problems = {p.test_id: p for p in PROBLEM_SETS.get(ps, [])}
     found = {}
@@ -173,7 +173,9 @@ def score(problem, cases, record, status, gen, limits):
                 failures.append("returned something that could not be checked")
     wrong = [message for message in failures if message]
     if wrong:
-        return Verdict(False, f"{wrong[0]} (on {len(wrong)} of {len(cases)} hidden cases)")
+        # A wrong value says more than an exception: show the first, if any.
+        shown = next((m for m in wrong if not m.startswith("raised")), wrong[0])
+        return Verdict(False, f"{shown} (on {len(wrong)} of {len(cases)} hidden cases)")
     return Verdict(True)
 
 
@@ -182,7 +184,7 @@ def grade_notebook(nb, ps, secret, cell_timeout=20, notebook_timeout=120, unsafe
     import torch
 
     graded = Graded()
-    tests = test_cells(nb, ps)
+    tests = graded_test_cells(nb, ps)
     limits = {"cell": cell_timeout, "notebook": notebook_timeout}
     scratch = tempfile.mkdtemp(prefix="d2lseg-grade-")
     try:
