@@ -121,7 +121,8 @@ def safe_outputs(raw, as_text=False):
         elif kind == "error":
             line = cut(f"{out.get('ename', 'Error')}: {out.get('evalue', '')}", lines=3)
             if as_text:
-                outputs.append(nbformat.v4.new_output("stream", name="stdout", text=line + "\n"))
+                text = f"visible tests: {line}\n"
+                outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
             else:
                 outputs.append(
                     nbformat.v4.new_output(

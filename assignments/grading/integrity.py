@@ -1,10 +1,12 @@
 """The static check of the answers' code for forbidden shortcuts (reported, never scored)."""
 
 import ast
+import re
 
 from .problems import SUSPICIOUS_NAMES
 
 MARKER = "HIDDEN TESTS"
+IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*")
 
 
 def _python(source):
@@ -37,21 +39,24 @@ def _matches(name, token):
 def names_in(source):
     """(line, name) of every dotted name, import and string constant in `source`."""
     tree = ast.parse(_python(source))
+    # Only whole chains: `torch.ops.aten.x` once, not also `torch.ops.aten` and `torch.ops`.
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Attribute, ast.Name)):
+        if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner:
             found.append((node.lineno, _dotted(node)))
         elif isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             found += [(node.lineno, f"{node.module or ''}.{a.name}") for a in node.names]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found.append((node.lineno, node.value))
+            if IDENTIFIER.fullmatch(node.value):  # getattr(F, "conv_transpose2d"), not prose
+                found.append((node.lineno, node.value))
     return found
 
 
 def cell_hits(source, tokens):
-    """Sorted, unique 'line N: name' hits of `tokens` in `source`."""
+    """Unique 'line N: name' hits of `tokens` in `source`, in the order of the syntax tree."""
     hits = []
     if MARKER in source:
         hits.append("contains the hidden-tests marker")
