@@ -59,7 +59,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             unsafe=unsafe_requested(),
         )
         if graded.ungradable:
-            raise RuntimeError(f"the sandbox did not start: {graded.ungradable}")
+            raise RuntimeError(graded.ungradable)
         tests = grading.graded_test_cells(nb, ps)
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":

@@ -53,7 +53,8 @@ def problem(student, ps):
 
 def last_line(result):
     text = (result.get("error") or result.get("log") or "").strip().splitlines()
-    reasons = [line for line in text if "RuntimeError" in line or "Error" in line]
+    reasons = [line for line in text if "RuntimeError:" in line or "SandboxUnavailable:" in line]
+    reasons = reasons or [line for line in text if "Error" in line]
     return (reasons or text or ["unknown error"])[-1].strip()[:200]
 
 

@@ -212,7 +212,7 @@ def grade_notebook(nb, ps, secret, cell_timeout=20, notebook_timeout=120, unsafe
             json.dump(plan, f)
         for name in os.listdir(inside):
             os.chmod(os.path.join(inside, name), 0o644)
-        problem = run_in_sandbox(scratch, notebook_timeout + 60, unsafe=unsafe)
+        problem = run_in_sandbox(scratch, notebook_timeout + 60, unsafe=unsafe)  # or ''
         raw = read_file_safely(os.path.join(outside, "executed.json"), MAX_EXECUTED_BYTES)
         try:
             executed = json.loads(raw) if raw else {}
@@ -220,8 +220,10 @@ def grade_notebook(nb, ps, secret, cell_timeout=20, notebook_timeout=120, unsafe
             assert isinstance(cells, dict) and isinstance(statuses, dict)
         except (ValueError, AssertionError, AttributeError):
             cells, statuses = {}, {}
-        if problem and not raw:
-            graded.ungradable = problem
+        if not raw:  # not even the kernel started
+            graded.ungradable = "the notebook did not start in the sandbox" + (
+                f" ({problem})" if problem else ""
+            )
             return graded
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":

@@ -127,6 +127,7 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     result = {"cells": {}, "problems": {}}
     kernel, done = Kernel(), []  # done: indices of cells to replay after a restart
+    write(result)  # the kernel started: from now on the notebook is graded, whatever happens
 
     def restart():
         nonlocal kernel

@@ -118,8 +118,8 @@ def check():
 
 
 def run_in_sandbox(scratch, wall_seconds, unsafe=False):
-    """Run the runner on `scratch`; '' if it started, else why the sandbox could not start.
-    Every process of the sandbox is gone when this returns."""
+    """Run the runner on `scratch`; the last line it wrote on stderr if it failed (a hint when
+    the notebook did not start), else ''. Every process of the sandbox is gone on return."""
     if unsafe:
         os.makedirs(os.path.join(scratch, "work"), exist_ok=True)
         env = dict(os.environ, GRADING_DIR=scratch, GRADING_WORK=os.path.join(scratch, "work"))
@@ -142,6 +142,6 @@ def run_in_sandbox(scratch, wall_seconds, unsafe=False):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     lines = stderr.decode(errors="replace").strip().splitlines()
-    if proc.returncode and lines and lines[-1].startswith(("bwrap:", "setpriv:", "prlimit:")):
-        return lines[-1]
+    if proc.returncode and lines:
+        return "".join(c for c in lines[-1] if c.isprintable())[:200]
     return ""
