@@ -1,9 +1,9 @@
 """The grader against a class of cheats: `assignments/grade.py` (what `make grade` runs) grades
-the cheat catalogue of `tests/assignment_cheats/` with two honest students and one broken
-submission, in a copy of the course, once. Every cheat gets only the points of its real work,
-the honest students full marks, nothing outside the sandbox changes, no process survives, and
-the broken submission is listed as not graded (and only it). Also: the static integrity check,
-and the refusal without bubblewrap.
+the cheat catalogue of `tests/assignment_cheats/` with two honest students and two bad
+submissions (not a notebook; a symbolic link to the source), in a copy of the course, once.
+Every cheat gets only the points of its real work, the honest students full marks, nothing
+outside the sandbox changes, no process survives, and the two bad submissions are listed as not
+graded (and only they). Also: the static integrity check, and the refusal without bubblewrap.
 """
 
 import csv
@@ -115,6 +115,10 @@ def graded_class(tmp_path_factory):
     broken = course / "submitted" / "broken" / "ps05_class_imbalance"
     broken.mkdir(parents=True)
     (broken / "ps05_class_imbalance.ipynb").write_text('{"cells": [')
+    linked = course / "submitted" / "linked" / "ps05_class_imbalance"  # the source's solutions
+    linked.mkdir(parents=True)
+    source = course / "source" / "ps05_class_imbalance" / "ps05_class_imbalance.ipynb"
+    (linked / "ps05_class_imbalance.ipynb").symlink_to(source)
     before = snapshot(course)
     assert leftovers() == ([], []), "clean before grading"
     env = dict(os.environ)
@@ -164,12 +168,16 @@ def test_nothing_outside_the_sandbox_changed_and_no_process_survives(graded_clas
     assert not [p for p in Path("/tmp").glob("d2lseg-grade-*")], "scratch folders removed"
 
 
-def test_only_the_broken_submission_is_listed_as_not_graded(graded_class):
-    _, result, _, _ = graded_class
+def test_only_the_bad_submissions_are_listed_as_not_graded(graded_class):
+    course, result, _, _ = graded_class
     listed = [line for line in result.stdout.splitlines() if line.startswith("NOT GRADED")]
-    assert len(listed) == 1 and "broken/ps05_class_imbalance" in listed[0], result.stdout
-    assert "not a readable notebook" in listed[0]
+    assert listed == [
+        "NOT GRADED broken/ps05_class_imbalance: ps05_class_imbalance.ipynb is not a readable "
+        "notebook (NotJSONError)",
+        "NOT GRADED linked/ps05_class_imbalance: contains a symbolic link",
+    ], result.stdout
     assert result.returncode == 1
+    assert (course / "grades.csv").exists() and (course / "integrity.csv").exists()
 
 
 def feedback_text(course, student, ps):

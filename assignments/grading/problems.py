@@ -55,6 +55,14 @@ SUSPICIOUS_NAMES = (
     "sys.modules",
     "torch.testing",
     "assert_close",
+    # Ways to call an operator where the run-time check does not look.
+    "threading",
+    "multiprocessing",
+    "concurrent",
+    "_python_dispatch",
+    "TorchDispatchMode",
+    "TorchFunctionMode",
+    "_disable_current_modes",
 )
 CONV_TRANSPOSE_NAMES = ("conv_transpose2d", "conv_transpose", "ConvTranspose2d")
 CONV_TRANSPOSE_OPS = (
