@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed-stamp
 REFERENCE := D2LSEG_DATA=sample D2LSEG_DEVICE=cpu
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: lab test lint data notebooks bench clean assignments grade test-browser chromium
+.PHONY: lab test lint data notebooks bench clean assignments grade bubblewrap test-browser chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
@@ -32,11 +32,12 @@ lab: data
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py tests_browser
-	$(BIN)/ruff format --check d2lseg tests benchmarks nbgrader_config.py tests_browser assignments/*.py
+	$(BIN)/ruff format --check d2lseg tests benchmarks nbgrader_config.py tests_browser assignments/*.py \
+		assignments/grading
 
 # Select the reference setting explicitly, whatever data (data/VOCdevkit, $$D2LSEG_VOC_DIR)
 # and hardware this machine has.
-test: data lint
+test: data lint bubblewrap
 	$(REFERENCE) $(BIN)/python -m pytest tests notebooks assignments/source $(PYTEST_NBVAL)
 
 # The course in JupyterLab in headless Chromium (tests_browser/). Debian's chromium, driven by
@@ -73,16 +74,18 @@ NBGRADER := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/nbgrader
 assignments: $(INSTALLED)
 	$(NBGRADER) generate_assignment --force "*"
 
-# Autograde the new submissions in assignments/submitted/<student>/<problem set>/, then write
-# every student's feedback (manual grades included) and assignments/grades.csv.
-grade: $(INSTALLED)
-	@if ! ls -d assignments/submitted/*/*/ >/dev/null 2>&1; then \
-		echo "Nothing to grade: no assignments/submitted/<student>/<problem set>/ folder."; \
-	else \
-		$(NBGRADER) autograde "*"; status=$$?; \
-		$(NBGRADER) generate_feedback --force "*" && \
-		$(NBGRADER) export --to assignments/grades.csv && exit $$status; \
-	fi
+# Autograde the new submissions in assignments/submitted/<student>/<problem set>/, each in a
+# bubblewrap sandbox, then write every student's feedback (manual grades included),
+# assignments/grades.csv and assignments/integrity.csv; the submissions that could not be graded
+# are listed at the end (and only they make it fail). See assignments/README.md.
+grade: $(INSTALLED) $(if $(filter 1,$(UNSAFE_GRADING)),,bubblewrap)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python assignments/grade.py
+
+# The sandbox of `make grade` (and of its tests in `make test`), installed like chromium.
+bubblewrap:
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y bubblewrap; } \
+		|| { echo "make grade needs bubblewrap: sudo apt-get install bubblewrap (Linux only; UNSAFE_GRADING=1 grades unsandboxed, see assignments/README.md)"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,14 +1,133 @@
-"""Two nbgrader preprocessors that make grading fair, registered in `nbgrader_config.py`.
+"""The nbgrader preprocessors of the course, registered in `nbgrader_config.py`.
 
-- `StderrAsStdout` runs during autograding, after the notebook is executed and before the grades
-  are read: nbgrader gives 0 points to a test cell that wrote anything on stderr, so a library
-  warning would cost a correct answer its points. The text stays in the notebook, as stdout.
-- `HideHiddenTests` runs while generating feedback: it removes the `### BEGIN HIDDEN TESTS`
-  regions and cuts the tracebacks of those cells down to their last line, so that the feedback
-  says which check failed without showing the hidden code.
+- `SandboxedExecute` replaces nbgrader's `Execute` during autograding: the notebook runs in a
+  bubblewrap sandbox (`grading/sandbox.py`), the hidden cases' results are scored in this
+  process (`grading/problems.py`), and each graded test cell is left with the student's own
+  output cut to a few lines plus, when the problem earned no points, one error that says why.
+  nbgrader's `SaveAutoGrades` then reads the grades from those outputs as usual.
+- `SaveIntegrity`, after `SaveAutoGrades`: the forbidden shortcuts found in each answer go into
+  the formgrader comment of that answer and into `grading_records/<student>/<ps>.json`, from
+  which `grade.py` writes `integrity.csv`.
+- `StderrAsStdout` runs during autograding: nbgrader gives 0 points to a test cell that wrote on
+  stderr, so a library warning would cost a correct answer its points.
+- `HideHiddenTests` runs while generating feedback: it removes the hidden test regions of the
+  graded test cells (only there: an answer may contain the marker's text) and cuts their error
+  outputs to `Error: message`.
 """
 
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+import json
+import os
+import secrets
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer, Unicode
+
+
+def _is_test_cell(cell):
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Run the notebook in the sandbox and turn the verdicts into the test cells' outputs."""
+
+    cell_timeout = Integer(20, help="Seconds a cell may run.").tag(config=True)
+    notebook_timeout = Integer(120, help="Seconds the whole notebook may run.").tag(config=True)
+    secret_file = Unicode("", help="Seeds the hidden cases; made on first use.").tag(config=True)
+
+    def _secret(self):
+        if not os.path.exists(self.secret_file):
+            fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(16))
+        with open(self.secret_file) as f:
+            return f.read().strip()
+
+    def preprocess(self, nb, resources):
+        import grading
+        from grading.sandbox import unsafe_requested
+
+        ps = resources["nbgrader"]["assignment"]
+        graded = grading.grade_notebook(
+            nb,
+            ps,
+            self._secret(),
+            self.cell_timeout,
+            self.notebook_timeout,
+            unsafe=unsafe_requested(),
+        )
+        if graded.ungradable:
+            raise RuntimeError(graded.ungradable)
+        tests = grading.graded_test_cells(nb, ps)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            cell.execution_count = None
+            cell.outputs = graded.outputs.get(index, [])
+            if index in tests:
+                verdict = graded.verdicts[tests[index].test_id]
+                if not verdict.points_earned:
+                    cell.outputs.append(
+                        nbformat.v4.new_output(
+                            "error",
+                            ename="AssertionError",
+                            evalue=verdict.message,
+                            traceback=[f"AssertionError: {verdict.message}"],
+                        )
+                    )
+            elif _is_test_cell(cell):
+                # A graded cell the grader does not know (the source has none): never points.
+                cell.outputs.append(
+                    nbformat.v4.new_output(
+                        "error", ename="Error", evalue="not graded", traceback=["not graded"]
+                    )
+                )
+        resources["grading"] = {
+            "problems": {
+                test_id: {"points_earned": v.points_earned, "message": v.message}
+                for test_id, v in graded.verdicts.items()
+            },
+            "hits": graded.hits,
+        }
+        return nb, resources
+
+
+class SaveIntegrity(NbGraderPreprocessor):
+    """Write the integrity hits into the gradebook's comments and the grading record."""
+
+    records_dir = Unicode("", help="Where the grading records go.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources.get("grading")
+        if info is None:
+            return nb, resources
+        meta = resources["nbgrader"]
+        student, ps, notebook = meta["student"], meta["assignment"], meta["notebook"]
+        by_answer = {}
+        for where, kind, what in info["hits"]:
+            by_answer.setdefault(where, []).append(f"{kind}: {what}")
+        answers = [
+            c.metadata.nbgrader.grade_id
+            for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+        ]
+        with Gradebook(meta["db_url"]) as gb:
+            for answer in answers:
+                lines = by_answer.get(answer, [])
+                if answer == (answers[0] if answers else None):
+                    lines += [f"(outside the answers) {x}" for x in by_answer.get("notebook", [])]
+                if lines:
+                    comment = gb.find_comment(answer, notebook, ps, student)
+                    text = "Integrity check, for the instructor to judge:\n" + "\n".join(lines)
+                    comment.auto_comment = "\n\n".join(filter(None, [comment.auto_comment, text]))
+                    gb.db.commit()
+        folder = os.path.join(self.records_dir, student)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, f"{ps}.json"), "w") as f:
+            json.dump({"student": student, "problem_set": ps, **info}, f, indent=1)
+        return nb, resources
 
 
 class StderrAsStdout(NbGraderPreprocessor):
@@ -22,12 +141,14 @@ class StderrAsStdout(NbGraderPreprocessor):
         return cell, resources
 
 
-class HideHiddenTests(ClearHiddenTests):
-    """Remove hidden test regions and show only `Error: message` for the cells that had them."""
+class HideHiddenTests(NbGraderPreprocessor):
+    """Remove hidden test regions of test cells and show only `Error: message` for them."""
 
     def preprocess_cell(self, cell, resources, cell_index):
-        had_hidden_tests = self._remove_hidden_test_region(cell)
-        if had_hidden_tests and cell.cell_type == "code":
+        from grading import strip_hidden
+
+        if _is_test_cell(cell):
+            cell.source = strip_hidden(cell.source)
             for output in cell.outputs:
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]

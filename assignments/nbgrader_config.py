@@ -11,7 +11,6 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    Execute,
     GetGrades,
     LimitOutput,
     SaveAutoGrades,
@@ -20,7 +19,12 @@ from nbgrader.preprocessors import (
 COURSE_DIR = os.path.dirname(os.path.abspath(__file__))
 if COURSE_DIR not in sys.path:
     sys.path.insert(0, COURSE_DIR)
-from course_preprocessors import HideHiddenTests, StderrAsStdout  # noqa: E402
+from course_preprocessors import (  # noqa: E402
+    HideHiddenTests,
+    SandboxedExecute,
+    SaveIntegrity,
+    StderrAsStdout,
+)
 
 c = get_config()  # noqa: F821 (injected by traitlets when it loads this file)
 
@@ -31,17 +35,26 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_DIR, "gradebook.db
 # Every notebook runs on the environment's own Python kernel, whatever its metadata names.
 c.Execute.kernel_name = "python3"
 # The slowest honest cell (the imports of torch and d2lseg) takes 2.5 s on a busy 2-core CPU;
-# a cell that runs longer than this is interrupted and scores 0, the cells after it still run.
+# a cell that runs longer than this is stopped (its kernel restarted) and its problem scores 0,
+# the cells after it still run. Validate (the student's) uses the same limit.
 c.Execute.timeout = 20
+c.SandboxedExecute.cell_timeout = 20
+c.SandboxedExecute.notebook_timeout = 120
+# Seeds the hidden cases of `grading/problems.py`; made on the first `make grade`, never
+# committed, so that the cases cannot be known from the repository.
+c.SandboxedExecute.secret_file = os.path.join(COURSE_DIR, "grading_secret")
+c.SaveIntegrity.records_dir = os.path.join(COURSE_DIR, "grading_records")
 
-# nbgrader's order, with StderrAsStdout in place of the (disabled) IgnorePattern: after the
-# execution, before SaveAutoGrades reads the grades.
+# nbgrader's order, with SandboxedExecute in place of Execute (the notebook runs in a sandbox,
+# the problems are scored outside it) and StderrAsStdout in place of the (disabled)
+# IgnorePattern; SaveIntegrity records the integrity check once the grades are saved.
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    SandboxedExecute,
     StderrAsStdout,
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
+    SaveIntegrity,
     AssignLatePenalties,
     CheckCellMetadata,
 ]

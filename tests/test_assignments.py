@@ -1,4 +1,5 @@
-"""The nbgrader problem sets in `assignments/`, graded by nbgrader itself in a temporary copy.
+"""The nbgrader problem sets in `assignments/`, graded by nbgrader in a temporary copy (each
+notebook in the sandbox, the problems scored outside it: `assignments/grading/`).
 
 For every problem set: the student version hides the solutions, the hidden tests and the
 outputs; autograding gives the untouched student version 0 points, the source's solutions full
@@ -124,12 +125,16 @@ def course(tmp_path_factory):
             "feedback",
             "gradebook.db",
             "grades.csv",
+            "integrity.csv",
+            "grading_secret",
+            "grading_records",
             "__pycache__",
             ".ipynb_checkpoints",
         ),
     )
     result = run_nbgrader(course, "generate_assignment", "*")  # as `make assignments`
     assert result.returncode == 0, result.stderr
+    (course / "grading_secret").write_text("tests")  # the same hidden cases on every run
     for ps in PROBLEM_SETS:
         untouched(course, ps)
         submit(course, "solutions", ps)
@@ -249,5 +254,5 @@ def test_feedback_does_not_show_hidden_tests(course):
     hidden_lines = {line.strip() for line in hidden.splitlines() if len(line.strip()) > 12}
     assert len(hidden_lines) > 5 and "HIDDEN TESTS" not in text
     assert not [line for line in hidden_lines if line in text]
-    assert "AssertionError: differs from F.interpolate" in text, "the failure is reported"
+    assert "AssertionError: " in text and " hidden cases)" in text, "the failure is reported"
     assert 'bilinear_resize(x, (4, 4)), x, msg="same size: unchanged")' in text, "visible tests"

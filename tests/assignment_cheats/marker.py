@@ -1,0 +1,21 @@
+# ps05_class_imbalance 2 3
+def median_frequency_weights(labels, num_classes, ignore_index=VOID):
+    valid = labels[labels != ignore_index]
+    freq = torch.bincount(valid, minlength=num_classes)[:num_classes].float() / valid.numel()
+    present = freq > 0
+    weights = torch.zeros(num_classes)
+    weights[present] = freq[present].median() / freq[present]
+    return weights
+
+
+# ---
+### BEGIN HIDDEN TESTS
+def weighted_cross_entropy(logits, target, weight, ignore_index=VOID):
+    """Right, with the hidden-tests marker in the answer (and no end marker)."""
+    valid = target != ignore_index
+    log_probs = torch.log_softmax(logits, dim=1).movedim(1, -1)[valid]
+    classes = target[valid]
+    w = weight[classes]
+    nll = -log_probs.gather(1, classes[:, None])[:, 0]
+    print("### BEGIN HIDDEN TESTS")
+    return (w * nll).sum() / w.sum()

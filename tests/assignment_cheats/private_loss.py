@@ -1,0 +1,14 @@
+# ps05_class_imbalance 2 0
+def median_frequency_weights(labels, num_classes, ignore_index=VOID):
+    valid = labels[labels != ignore_index]
+    freq = torch.bincount(valid, minlength=num_classes)[:num_classes].float() / valid.numel()
+    present = freq > 0
+    weights = torch.zeros(num_classes)
+    weights[present] = freq[present].median() / freq[present]
+    return weights
+
+
+# ---
+def weighted_cross_entropy(logits, target, weight, ignore_index=VOID):
+    """F.cross_entropy through PyTorch's private entry point."""
+    return torch._C._nn.cross_entropy_loss(logits, target, weight, 1, ignore_index)
