@@ -282,3 +282,24 @@ def test_grading_refuses_without_bubblewrap(tmp_path):
     assert result.returncode == 2 and "UNSAFE_GRADING=1" in result.stdout
     assert len(result.stdout.strip().splitlines()) == 1, result.stdout
     assert not (course / "gradebook.db").exists()
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+def test_sandbox_sees_an_environment_under_tmp(tmp_path, monkeypatch):
+    # A course cloned under /tmp (so its .venv and d2lseg are there) stays visible inside the
+    # sandbox's private /tmp: the binds are made inside it, not hidden by it.
+    from grading import sandbox
+
+    shown = tmp_path / "venv"
+    shown.mkdir(mode=0o755)
+    (shown / "marker").write_text("seen")
+    (shown / "marker").chmod(0o644)
+    paths = sandbox._read_only_paths()
+    monkeypatch.setattr(sandbox, "_read_only_paths", lambda: [*paths, str(shown)])
+    scratch = tmp_path / "scratch"
+    (scratch / "in").mkdir(parents=True)
+    (scratch / "out").mkdir()
+    args = sandbox.command(str(scratch))
+    args = args[: args.index("prlimit")] + ["cat", str(shown / "marker")]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert str(tmp_path).startswith("/tmp/") and result.stdout == "seen", result.stderr

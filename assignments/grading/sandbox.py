@@ -58,6 +58,10 @@ def command(scratch):
         args += ["--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     else:
         args += ["--unshare-user", "--uid", str(UID), "--gid", str(UID)]
+    # The private /tmp first: a bind below /tmp (a course cloned there) is then made inside it,
+    # not hidden by it.
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(512 * 2**20)]
+    args += ["--tmpfs", "/tmp"]
     made = set()
     for path in _read_only_paths() + ["/grading"]:
         parts = path.strip("/").split("/")
@@ -73,8 +77,7 @@ def command(scratch):
             args += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
         elif os.path.isdir(f"/{name}"):
             args += ["--ro-bind", f"/{name}", f"/{name}"]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(512 * 2**20)]
-    args += ["--tmpfs", "/tmp", "--perms", "0755", "--dir", "/grading"]
+    args += ["--perms", "0755", "--dir", "/grading"]
     args += ["--ro-bind", os.path.join(scratch, "in"), "/grading/in"]
     args += ["--bind", os.path.join(scratch, "out"), "/grading/out"]
     args += ["--ro-bind", RUNNER, "/grading/runner.py", "--chdir", "/tmp", "--clearenv"]
