@@ -110,11 +110,9 @@ def untouched(course, ps):
     shutil.copytree(course / "release" / ps, folder)
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A copy of the course, its student versions generated, three submissions per problem set
-    autograded (one nbgrader call per problem set, timed)."""
-    course = tmp_path_factory.mktemp("course") / "assignments"
+def copy_course(tmp_path_factory, name):
+    """A copy of the course's sources and settings, without anything grading made."""
+    course = tmp_path_factory.mktemp(name) / "assignments"
     shutil.copytree(
         COURSE,
         course,
@@ -132,6 +130,14 @@ def course(tmp_path_factory):
             ".ipynb_checkpoints",
         ),
     )
+    return course
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A copy of the course, its student versions generated, three submissions per problem set
+    autograded (one nbgrader call per problem set, timed)."""
+    course = copy_course(tmp_path_factory, "course")
     result = run_nbgrader(course, "generate_assignment", "*")  # as `make assignments`
     assert result.returncode == 0, result.stderr
     (course / "grading_secret").write_text("tests")  # the same hidden cases on every run

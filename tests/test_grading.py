@@ -23,6 +23,7 @@ import pytest
 from test_assignments import (
     COURSE,
     by_grade_id,
+    copy_course,
     grades,
     nbgrader_meta,
     read_nb,
@@ -81,23 +82,7 @@ def leftovers():
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    course = tmp_path_factory.mktemp("class") / "assignments"
-    shutil.copytree(
-        COURSE,
-        course,
-        ignore=shutil.ignore_patterns(
-            "release",
-            "submitted",
-            "autograded",
-            "feedback",
-            "gradebook.db",
-            "grades.csv",
-            "integrity.csv",
-            "grading_secret",
-            "grading_records",
-            "__pycache__",
-        ),
-    )
+    course = copy_course(tmp_path_factory, "class")
     result = run_nbgrader(course, "generate_assignment", "*")
     assert result.returncode == 0, result.stderr
     (course / "grading_secret").write_text("tests")
