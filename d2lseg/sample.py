@@ -10,6 +10,7 @@ Labels are palette PNGs with VOC's palette and a void (255) band along every obj
 
 import colorsys
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -119,13 +120,15 @@ def _draw_object(rng, img, label, cls):
     y0, y1 = int(max(cy - 1.3 * radius, 0)), int(min(cy + 1.3 * radius, height))
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     dx, dy = xs - cx, ys - cy
-    cos, sin = np.cos(angle), np.sin(angle)
+    # math's Python floats, not NumPy's float64 scalars: under NEP 50 (NumPy 2) a float64
+    # scalar would promote these float32 grids to float64, and the sample would change.
+    cos, sin = math.cos(angle), math.sin(angle)
     x = (dx * cos + dy * sin) / (radius * aspect)
     y = (-dx * sin + dy * cos) / (radius / aspect)
     inside = _shape_mask(shape, x, y)
     tex_angle = rng.uniform(0, np.pi)
-    u = dx * np.cos(tex_angle) + dy * np.sin(tex_angle)
-    v = -dx * np.sin(tex_angle) + dy * np.cos(tex_angle)
+    u = dx * math.cos(tex_angle) + dy * math.sin(tex_angle)
+    v = -dx * math.sin(tex_angle) + dy * math.cos(tex_angle)
     dark = _texture_mask(texture, u, v, period=rng.uniform(0.07, 0.11) * radius + 6)
     light = _hsv(
         group / NUM_GROUPS + rng.uniform(-0.03, 0.03), rng.uniform(0.5, 0.9), rng.uniform(0.6, 1)
