@@ -1,24 +1,44 @@
 # Two entry points: `make lab` and `make test`. Both create .venv and install the project
 # (again only when pyproject.toml changes) and prepare the embedded sample dataset.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+SUPPORTED_PYTHONS := 3.13 3.12 3.11
+VENV ?= .venv
 BIN := $(VENV)/bin
+# The Python: PYTHON= if given; else the one $(VENV) was made with; else the newest of
+# PYTHON_VERSIONS on PATH or in pyenv (whose shims answer for the selected versions only).
+PYTHON_VERSIONS ?= $(SUPPORTED_PYTHONS)
+FIND_PYTHON := for v in $(PYTHON_VERSIONS); do \
+	for p in python$$v $$(pyenv root 2>/dev/null)/versions/$$v*/bin/python$$v; do \
+	"$$p" -c '' 2>/dev/null && { command -v "$$p"; exit; }; done; done
+PYTHON ?= $(or $(wildcard $(BIN)/python),$(shell $(FIND_PYTHON)))
+PY_VERSION := $(if $(PYTHON),$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null))
+# constraints.txt pins the reference environment, in which the committed outputs were made
+# (Python 3.11, NumPy 1); constraints-py313.txt pins the NumPy 2 environment of CI's second leg.
+CONSTRAINTS := $(if $(filter 3.11,$(PY_VERSION)),constraints.txt,constraints-py313.txt)
 INSTALLED := $(VENV)/.installed-stamp
 # The setting the committed notebook outputs were made in: the embedded sample, on the CPU.
 REFERENCE := D2LSEG_DATA=sample D2LSEG_DEVICE=cpu
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: lab test lint data notebooks bench clean assignments grade bubblewrap test-browser chromium
+.PHONY: lab test lint data notebooks bench clean assignments grade bubblewrap test-browser chromium \
+	python
 
-$(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else \
-		f"d2lseg needs Python 3.11 (d2l==1.0.3 pins numpy 1.23.5), found {sys.version.split()[0]} at {sys.executable}; run make PYTHON=/path/to/python3.11")'
+# Says which Python is used; refuses an unsupported one, or one other than $(VENV)'s.
+python:
+	@$(if $(PY_VERSION),,echo "d2lseg needs Python 3.11, 3.12 or 3.13: $(if $(PYTHON),$(PYTHON) does not run,none found on PATH or in pyenv); run make PYTHON=/path/to/python3.13"; exit 1)
+	@$(if $(filter $(PY_VERSION),$(SUPPORTED_PYTHONS)),,echo "d2lseg needs Python 3.11, 3.12 or 3.13, $(PYTHON) is $(PY_VERSION); run make PYTHON=/path/to/python3.13"; exit 1)
+	@[ ! -x $(BIN)/python ] || [ "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = $(PY_VERSION) ] \
+		|| { echo "$(VENV) was made with another Python than $(PYTHON) ($(PY_VERSION)): make clean, or give another VENV="; exit 1; }
+	@echo "Python $(PY_VERSION) ($(PYTHON)) in $(VENV), pinned by $(CONSTRAINTS)"
+
+$(BIN)/python: | python
 	$(PYTHON) -m venv $(VENV)
 
-# constraints.txt pins the reference environment, in which the committed outputs were made.
-$(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
+# d2l==1.0.3 pins numpy==1.23.5, which has no wheels past Python 3.11: it is installed without
+# its pins, and what it imports is among our dependencies (pyproject.toml).
+$(INSTALLED): pyproject.toml $(CONSTRAINTS) | python $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -c $(CONSTRAINTS) -e '.[dev]'
+	$(BIN)/python -m pip install --no-deps -c $(CONSTRAINTS) d2l==1.0.3
 	touch $@
 
 data: $(INSTALLED)
@@ -45,7 +65,7 @@ test: data lint bubblewrap
 BROWSER_INSTALLED := $(VENV)/.browser-installed-stamp
 
 $(BROWSER_INSTALLED): $(INSTALLED)
-	$(BIN)/python -m pip install -c constraints.txt -e '.[dev,browser]'
+	$(BIN)/python -m pip install -c $(CONSTRAINTS) -e '.[dev,browser]'
 	touch $@
 
 chromium:
