@@ -10,7 +10,8 @@ parser = argparse.ArgumentParser(
 parser.add_argument(
     "--download",
     action="store_true",
-    help=f"first download the real VOC2012 (2 GB) into {_shown(DATA_DIR)}",
+    help=f"first download the real VOC2012 (2 GB) into {_shown(DATA_DIR)}, from Oxford's host "
+    "or else D2L's mirror",
 )
 if parser.parse_args().download:
     try:

@@ -63,6 +63,9 @@ DATA_ENV = "D2LSEG_DATA"
 FCN_CHECKPOINT = DATA_DIR / "fcn_resnet18.pt"  # written by notebook 05, read by notebook 06
 
 VOC_URL = "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/VOCtrainval_11-May-2012.tar"
+# The same archive on the D2L book's data mirror (d2l.DATA_HUB["voc2012"]), tried when the
+# Oxford host fails, as it sometimes does for days.
+VOC_MIRROR_URL = "http://d2l-data.s3-accelerate.amazonaws.com/VOCtrainval_11-May-2012.tar"
 VOC_SHA1 = "4e443f8a2eca6b1dac8a6c57641b67dd40621a49"
 TIMEOUT = 60  # seconds to wait for a connection, and for each read, before giving up
 MIN_RATE = 10_000  # bytes per second, over every TIMEOUT seconds: a slower download stops
@@ -137,6 +140,13 @@ def _stream(url, out, timeout, chunk_size, desc, min_rate):
     return digest.hexdigest()
 
 
+def _advice(path):
+    return (
+        f"Download it another way and save it as {path} (it is used from there), "
+        f"or set ${VOC_DIR_ENV} to a VOC2012 folder you already have"
+    )
+
+
 def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20, min_rate=MIN_RATE):
     """Stream `url` to `path` with a progress bar and check its SHA-1. The data goes to a
     temporary file that is renamed only once it is complete and verified. Waiting longer
@@ -150,11 +160,7 @@ def download(url, path, sha1, timeout=TIMEOUT, chunk_size=1 << 20, min_rate=MIN_
         try:
             got = _stream(url, out, timeout, chunk_size, path.name, min_rate)
         except (OSError, http.client.HTTPException) as err:  # timeouts are OSErrors
-            raise OSError(
-                f"could not download {url}: {err}. Download it another way and save it "
-                f"as {path} (it is used from there), or set ${VOC_DIR_ENV} to a VOC2012 "
-                "folder you already have"
-            ) from err
+            raise OSError(f"could not download {url}: {err}. {_advice(path)}") from err
         if got != sha1:
             raise OSError(
                 f"download of {url} has SHA-1 {got}, expected {sha1}; "
@@ -221,16 +227,29 @@ def safe_extract(tar_path, target_dir):
                 shutil.copyfileobj(src, out)
 
 
-def download_voc(data_dir=None, url=VOC_URL, sha1=VOC_SHA1, timeout=TIMEOUT):
+def download_voc(data_dir=None, urls=(VOC_URL, VOC_MIRROR_URL), sha1=VOC_SHA1, timeout=TIMEOUT):
     """Download, verify and extract the real VOC2012 under `data_dir` (default: the data
-    folder); return its VOC dir. Extraction happens in a temporary folder, moved into
+    folder); return its VOC dir. The archive comes from the first of `urls` that delivers it
+    whole with the right SHA-1 (Oxford's host, then D2L's mirror); when none does, the error
+    names each failure and what to do. Extraction happens in a temporary folder, moved into
     place when complete; what a killed earlier run left behind is removed first."""
     data_dir = Path(DATA_DIR if data_dir is None else data_dir)
     voc_dir = data_dir / "VOCdevkit" / "VOC2012"
     if voc_dir.is_dir():
         return voc_dir
     remove_leftovers(data_dir)
-    tar_path = download(url, data_dir / Path(url).name, sha1, timeout=timeout)
+    tar_path = data_dir / Path(urls[0]).name
+    failures = []
+    for url, next_url in zip(urls, [*urls[1:], None], strict=True):
+        try:
+            download(url, tar_path, sha1, timeout=timeout)
+            break
+        except OSError as err:  # the reason, without download's advice
+            failures.append(f"{url}: {err.__cause__ or err}")
+            if next_url:
+                print(f"{failures[-1]}; trying {next_url}", file=sys.stderr)
+    else:
+        raise OSError(f"could not download VOC2012 ({'; '.join(failures)}). {_advice(tar_path)}")
     prefix = f".extract-pid{os.getpid()}-"  # a name remove_leftovers knows
     with writing_in(data_dir), tempfile.TemporaryDirectory(dir=data_dir, prefix=prefix) as tmp:
         safe_extract(tar_path, tmp)

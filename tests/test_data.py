@@ -1,6 +1,8 @@
 """Which data is used, the download, and safe extraction."""
 
+import functools
 import hashlib
+import http.server
 import io
 import os
 import shutil
@@ -172,7 +174,7 @@ def _fake_voc_tar(path):
 def test_download_voc_from_a_verified_archive(tmp_path):
     source = tmp_path / "VOCtrainval.tar"
     sha1 = _fake_voc_tar(source)
-    voc_dir = d2lseg.download_voc(tmp_path / "data", url=source.as_uri(), sha1=sha1)
+    voc_dir = d2lseg.download_voc(tmp_path / "data", urls=[source.as_uri()], sha1=sha1)
     assert voc_dir == tmp_path / "data" / "VOCdevkit" / "VOC2012"
     assert (voc_dir / "ImageSets/Segmentation/train.txt").read_text() == "a\n"
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
@@ -187,10 +189,72 @@ def test_download_with_a_wrong_checksum_leaves_nothing(tmp_path):
     _fake_voc_tar(source)
     target = tmp_path / "data"
     with pytest.raises(OSError, match="expected 0000.*not kept"):
-        d2lseg.download_voc(target, url=source.as_uri(), sha1="0" * 40)
+        d2lseg.download_voc(target, urls=[source.as_uri()], sha1="0" * 40)
     assert [p.name for p in target.iterdir()] == [
         LOCK_NAME
     ]  # no partial file that could look complete
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A loopback HTTP server of the folder `served/`: its base URL (404 for missing files)."""
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=served)
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+        thread.join()
+
+
+def test_the_mirror_is_d2ls_copy_of_the_same_archive():
+    from d2l import torch as d2l
+
+    assert d2l.DATA_HUB["voc2012"] == (data.VOC_MIRROR_URL, data.VOC_SHA1)
+    assert Path(data.VOC_URL).name == Path(data.VOC_MIRROR_URL).name
+
+
+@pytest.mark.parametrize("first_host", ["missing", "corrupt", "refusing"])
+def test_download_voc_falls_back_to_the_mirror(http_server, tmp_path, capsys, first_host):
+    sha1 = _fake_voc_tar(tmp_path / "served" / "VOCtrainval.tar")
+    (tmp_path / "served" / "corrupt").mkdir()
+    (tmp_path / "served" / "corrupt" / "VOCtrainval.tar").write_bytes(b"not the archive")
+    with socket.socket() as closed:  # a port where nothing listens
+        closed.bind(("127.0.0.1", 0))
+        refusing = f"http://127.0.0.1:{closed.getsockname()[1]}/VOCtrainval.tar"
+    first = {
+        "missing": f"{http_server}/missing/VOCtrainval.tar",
+        "corrupt": f"{http_server}/corrupt/VOCtrainval.tar",
+        "refusing": refusing,
+    }[first_host]
+    mirror = f"{http_server}/VOCtrainval.tar"
+    voc_dir = d2lseg.download_voc(tmp_path / "data", urls=[first, mirror], sha1=sha1)
+    assert (voc_dir / "ImageSets/Segmentation/train.txt").read_text() == "a\n"
+    why = {"missing": "404", "corrupt": "expected " + sha1, "refusing": "refused"}[first_host]
+    said = capsys.readouterr().err
+    assert f"{first}: " in said and why in said and f"trying {mirror}" in said
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        LOCK_NAME,
+        "VOCdevkit",
+        "VOCtrainval.tar",
+    ]
+
+
+def test_download_voc_says_what_to_do_when_every_host_fails(http_server, tmp_path):
+    urls = [f"{http_server}/a/VOCtrainval.tar", f"{http_server}/b/VOCtrainval.tar"]
+    with pytest.raises(OSError) as info:
+        d2lseg.download_voc(tmp_path / "data", urls=urls, sha1="0" * 40)
+    message = str(info.value)
+    assert message.count("HTTP Error 404") == 2 and all(url in message for url in urls)
+    assert str(tmp_path / "data" / "VOCtrainval.tar") in message and "D2LSEG_VOC_DIR" in message
+    assert [p.name for p in (tmp_path / "data").iterdir()] == [LOCK_NAME]
 
 
 @pytest.mark.parametrize(
@@ -367,8 +431,11 @@ def test_download_times_out_with_advice(silent_server, tmp_path):
 
 
 def test_download_voc_passes_the_timeout_on(silent_server, tmp_path):
-    with pytest.raises(OSError, match="could not download http://127.0.0.1"):
-        d2lseg.download_voc(tmp_path, url=silent_server, sha1="0" * 40, timeout=0.2)
+    with pytest.raises(
+        OSError,
+        match=r"could not download VOC2012 \(http://127.0.0.1:\d+/VOCtrainval.tar: timed out\)",
+    ):
+        d2lseg.download_voc(tmp_path, urls=[silent_server], sha1="0" * 40, timeout=0.2)
 
 
 def test_resolve_voc_dir_removes_leftovers(voc_dir, no_real_voc, monkeypatch, capsys):
