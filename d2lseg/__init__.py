@@ -8,6 +8,7 @@ from .metrics import boundary_iou, confusion_matrix, segmentation_scores
 from .model import fcn_resnet18
 from .predict import label2image, overlay, predict, predict_whole_image
 from .sample import make_sample_voc
+from .selfcheck import check
 from .train import evaluate, set_seed, train_fcn
 from .transposed import corr2d, kernel2matrix, trans_conv, trans_conv_multi
 from .upsample import bilinear_kernel, bilinear_upsampler
@@ -31,6 +32,7 @@ __all__ = [
     "bilinear_kernel",
     "bilinear_upsampler",
     "boundary_iou",
+    "check",
     "confusion_matrix",
     "corr2d",
     "download_voc",
