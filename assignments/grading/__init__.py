@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from d2lseg.selfcheck import strip_hidden  # one copy, shared with d2lseg.check
+
 from .integrity import static_hits
 from .problems import PROBLEM_SETS
 from .sandbox import run_in_sandbox
@@ -44,20 +46,6 @@ class Graded:
     verdicts: dict = field(default_factory=dict)
     hits: list = field(default_factory=list)
     ungradable: str = ""
-
-
-def strip_hidden(source):
-    """`source` without its `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` regions (an
-    unterminated region runs to the end)."""
-    kept, hidden = [], False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            hidden = True
-        elif "END HIDDEN TESTS" in line and hidden:
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
 
 
 def graded_test_cells(nb, ps):
