@@ -81,6 +81,8 @@ def timestamp_problem(folder):
 def resubmitted(student, ps):
     """Whether the submission's notebook or timestamp.txt is newer than its autograded copy."""
     graded = os.path.join(COURSE, "autograded", student, ps, f"{ps}.ipynb")
+    if not os.path.exists(graded):
+        return True
     folder = os.path.join(COURSE, "submitted", student, ps)
     written = [
         os.path.getmtime(os.path.join(folder, name))

@@ -77,6 +77,8 @@ def test_canvas_moodle_and_plain_names_are_placed_and_the_rest_reported(course, 
         (f"lovelaceada_12345_901_{PS}.ipynb", notebook("ada"), (2026, 3, 5, 9, 0, 0)),
         # Canvas, LATE, a resubmission Canvas renamed -1.
         (f"hoppergrace_LATE_222_902_{PS}-1.ipynb", notebook("grace"), (2026, 3, 4, 10, 0, 0)),
+        # Canvas with anonymous grading.
+        (f"LATE_anon_x7Kq2_903_{PS}.ipynb", notebook("anon"), (2026, 3, 4, 11, 0, 0)),
         # Moodle, one folder per student; the browser's duplicate name.
         (
             f"Alan Turing_31_assignsubmission_file_/{PS} (1).ipynb",
@@ -103,10 +105,12 @@ def test_canvas_moodle_and_plain_names_are_placed_and_the_rest_reported(course, 
     assert submitted(course, "lovelaceada", PS) == ("ada", "2026-03-02 22:59:00.000000 UTC")
     assert submitted(course, "hoppergrace", PS) == ("grace", "2026-03-04 10:00:00.000000 UTC")
     assert submitted(course, "alan_turing", PS) == ("alan", "2026-03-02 20:00:00.000000 UTC")
+    assert submitted(course, "anon_x7kq2", PS) == ("anon", "2026-03-04 11:00:00.000000 UTC")
     assert submitted(course, "emilie_du_chatelet", PS2)[0] == "emilie"
     assert submitted(course, "noether", PS)[0] == "noether new"
     assert sorted(os.listdir(course / "submitted")) == [
         "alan_turing",
+        "anon_x7kq2",
         "emilie_du_chatelet",
         "hoppergrace",
         "lovelaceada",
@@ -276,3 +280,12 @@ def test_feedback_zip_writes_one_archive_per_student(tmp_path_factory):
         assert sorted(z.namelist()) == [f"{PS2}/{PS2}.html", f"{PS}/{PS}.html"]
         assert z.read(f"{PS}/{PS}.html").decode() == f"<p>ada {PS}</p>"
     assert not [p for p in os.listdir(course) if p.startswith(".feedback_zips")]
+
+
+def test_every_problem_set_has_a_due_date():
+    from course_preprocessors import due_dates
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
+    problem_sets = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
+    assert sorted(due_dates(config)) == problem_sets
