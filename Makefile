@@ -20,7 +20,7 @@ REFERENCE := D2LSEG_DATA=sample D2LSEG_DEVICE=cpu
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: lab test lint data notebooks bench clean assignments grade bubblewrap test-browser chromium \
-	python
+	python collect feedback-zip student-edition
 
 # Says which Python is used; refuses an unsupported one, or one other than $(VENV)'s.
 python:
@@ -103,6 +103,23 @@ assignments: $(INSTALLED)
 # are listed at the end (and only they make it fail). See assignments/README.md.
 grade: $(INSTALLED) $(if $(filter 1,$(UNSAFE_GRADING)),,bubblewrap)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python assignments/grade.py
+
+# The notebooks of an LMS's download of submissions (Canvas, Moodle, plain folders) into
+# assignments/submitted/<student>/<problem set>/, with their timestamp.txt; every file it could
+# not place gets one line (and only they make it fail). ZIP_TZ: the zone of the zip's times.
+collect: $(INSTALLED)
+	@test -n "$(ZIP)" || { echo "usage: make collect ZIP=submissions.zip [ZIP_TZ=Europe/Berlin]"; exit 2; }
+	$(BIN)/python assignments/collect.py "$(ZIP)" --timezone "$(or $(ZIP_TZ),UTC)"
+
+# One archive per student of all their feedback pages, in assignments/feedback_zips/.
+feedback-zip: $(INSTALLED)
+	$(BIN)/python assignments/feedback_zip.py
+
+# A copy of the course for students (no solutions, no hidden tests, no grader) in DIR, a new or
+# empty folder outside this repository.
+student-edition: $(INSTALLED)
+	@test -n "$(DIR)" || { echo "usage: make student-edition DIR=/path/to/a/new/folder"; exit 2; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python assignments/student_edition.py "$(DIR)"
 
 # The sandbox of `make grade` (and of its tests in `make test`), installed like chromium.
 bubblewrap:

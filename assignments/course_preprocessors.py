@@ -13,16 +13,22 @@
 - `HideHiddenTests` runs while generating feedback: it removes the hidden test regions of the
   graded test cells (only there: an answer may contain the marker's text) and cuts their error
   outputs to `Error: message`.
+- `LatePenalty` is the plugin of nbgrader's `AssignLatePenalties`: the late rule of
+  `README.md`; it also holds the due dates (`due_dates`), which `grade.py` writes into the
+  gradebook, where nbgrader reads them.
 """
 
+import datetime
 import json
+import math
 import os
 import secrets
 
 import nbformat
 from nbgrader.api import Gradebook
+from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer, Unicode
+from traitlets import Dict, Float, Integer, Unicode
 
 
 def _is_test_cell(cell):
@@ -153,3 +159,44 @@ class HideHiddenTests(NbGraderPreprocessor):
                 if output.output_type == "error":
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         return cell, resources
+
+
+class LatePenalty(LateSubmissionPlugin):
+    """Late by d started days (1 <= d <= `max_days`): `percent_per_day` * d % of the score off;
+    later than that: the whole score off."""
+
+    percent_per_day = Float(10.0, help="Percent of the score taken off per started day.").tag(
+        config=True
+    )
+    max_days = Integer(5, help="Days late after which the score is 0.").tag(config=True)
+    due_dates = Dict(
+        value_trait=Unicode(),
+        help="{problem set: due date, ISO 8601 with its UTC offset}; none: never late.",
+    ).tag(config=True)
+
+    def late_submission_penalty(self, student_id, score, total_seconds_late):
+        days = math.ceil(total_seconds_late / 86400)
+        if days > self.max_days:
+            return score
+        return score * min(100.0, days * self.percent_per_day) / 100
+
+
+def parse_due_date(ps, text):
+    """The due date `text` of `ps` as a naive UTC datetime (the gradebook's convention), or a
+    ValueError that says what is wrong in one line."""
+    try:
+        due = datetime.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        due = None
+    if due is None or due.tzinfo is None:
+        raise ValueError(
+            f"nbgrader_config.py: the due date of {ps} is {text!r}; expected ISO 8601 with "
+            "its UTC offset, such as 2027-03-01T23:59:00+01:00"
+        )
+    return due.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def due_dates(config):
+    """{problem set: naive UTC due date} from the course's config (`c.LatePenalty.due_dates`)."""
+    dates = config.LatePenalty.due_dates if "due_dates" in config.LatePenalty else {}
+    return {ps: parse_due_date(ps, text) for ps, text in dates.items()}

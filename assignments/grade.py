@@ -1,11 +1,17 @@
 """`make grade`: autograde the new submissions in the sandbox, write every feedback, grades.csv
 and integrity.csv, and list the submissions that could not be graded (exit status 1 only then).
 
+A submission is new when it has no autograded copy, or when its notebook or timestamp.txt was
+written after that copy (a resubmission `make collect` or you put in its place): it is graded
+again. The due dates of `nbgrader_config.py` go into the gradebook first; nbgrader compares
+them with each submission's timestamp.txt and the course's `LatePenalty` takes off the points.
+
 Run with the course's environment: `.venv/bin/python assignments/grade.py` (what `make grade`
 does). Without bubblewrap it refuses in one line, unless UNSAFE_GRADING=1 (assignments/README.md).
 """
 
 import csv
+import datetime
 import json
 import os
 import subprocess
@@ -16,6 +22,7 @@ import warnings
 COURSE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, COURSE)
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+CLOCK_SKEW = datetime.timedelta(minutes=5)  # a timestamp later than now by more is refused
 
 
 def submissions():
@@ -48,7 +55,54 @@ def problem(student, ps):
         nbformat.read(notebook, as_version=4)
     except Exception as error:  # noqa: BLE001 (any unreadable notebook)
         return f"{ps}.ipynb is not a readable notebook ({type(error).__name__})"
+    return timestamp_problem(folder)
+
+
+def timestamp_problem(folder):
+    """Why the submission's timestamp.txt cannot be trusted, or ''. A time in the future (a
+    wrong clock, or an edited file) would escape the late penalty's days: it is not graded."""
+    from nbgrader.utils import parse_utc
+
+    path = os.path.join(folder, "timestamp.txt")
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        text = f.read(200).strip()
+    try:
+        when = parse_utc(text)
+    except (ValueError, OverflowError):
+        return f"timestamp.txt is not a time ({text[:40]!r})"
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    if when > now + CLOCK_SKEW:
+        return f"timestamp.txt is in the future ({when:%Y-%m-%d %H:%M} UTC): correct or delete it"
     return ""
+
+
+def resubmitted(student, ps):
+    """Whether the submission's notebook or timestamp.txt is newer than its autograded copy."""
+    graded = os.path.join(COURSE, "autograded", student, ps, f"{ps}.ipynb")
+    if not os.path.exists(graded):
+        return True
+    folder = os.path.join(COURSE, "submitted", student, ps)
+    written = [
+        os.path.getmtime(os.path.join(folder, name))
+        for name in (f"{ps}.ipynb", "timestamp.txt")
+        if os.path.exists(os.path.join(folder, name))
+    ]
+    return max(written) > os.path.getmtime(graded)
+
+
+def write_due_dates(config, problem_sets):
+    """Put the configured due dates of `problem_sets` into the gradebook (None: never late);
+    the names of those without one."""
+    from course_preprocessors import due_dates
+    from nbgrader.api import Gradebook
+
+    dates = due_dates(config)
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        for ps in problem_sets:
+            gb.update_or_create_assignment(ps, duedate=dates.get(ps))
+    return sorted(set(problem_sets) - set(dates))
 
 
 def last_line(result):
@@ -81,6 +135,14 @@ def main():
 
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
     config = PyFileConfigLoader("nbgrader_config.py", path=COURSE).load_config()
+    known = {ps for _, ps in todo if os.path.isdir(os.path.join(COURSE, "source", ps))}
+    try:
+        undated = write_due_dates(config, sorted(known))
+    except ValueError as error:
+        print(error)
+        return 2
+    for ps in undated:
+        print(f"{ps}: no due date in nbgrader_config.py, so never late")
     api = NbGraderAPI(CourseDirectory(config=config, root=COURSE), config=config)
     ungradable, started = {}, time.perf_counter()
     graded = 0
@@ -89,12 +151,13 @@ def main():
             ungradable[student, ps] = reason
             continue
         already = os.path.isdir(os.path.join(COURSE, "autograded", student, ps))
-        result = api.autograde(ps, student, force=False)
+        again = already and resubmitted(student, ps)
+        result = api.autograde(ps, student, force=again)
         if not result["success"]:
             ungradable[student, ps] = "autograding failed: " + last_line(result)
-        elif not already:
+        elif again or not already:
             graded += 1
-            print(f"graded {student}/{ps}", flush=True)
+            print(f"{'graded again' if again else 'graded'} {student}/{ps}", flush=True)
     seconds = time.perf_counter() - started
     for student, ps in todo:
         if (student, ps) in ungradable:

@@ -21,6 +21,7 @@ if COURSE_DIR not in sys.path:
     sys.path.insert(0, COURSE_DIR)
 from course_preprocessors import (  # noqa: E402
     HideHiddenTests,
+    LatePenalty,
     SandboxedExecute,
     SaveIntegrity,
     StderrAsStdout,
@@ -58,6 +59,22 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+# Due dates, ISO 8601 with the UTC offset (set your term's): `make grade` writes them into the
+# gradebook, where nbgrader compares them with each submission's timestamp.txt (written by
+# `make collect`); a problem set without one is never late. The late rule (README.md):
+# 10 % of the score per started day late, up to 5 days; later, 0.
+c.LatePenalty.due_dates = {
+    "ps01_voc_augmentation": "2027-03-01T23:59:00+01:00",
+    "ps02_transposed_as_conv": "2027-03-08T23:59:00+01:00",
+    "ps03_sparse_conv_matrix": "2027-03-15T23:59:00+01:00",
+    "ps04_bilinear_resize": "2027-03-22T23:59:00+01:00",
+    "ps05_class_imbalance": "2027-03-29T23:59:00+02:00",
+    "ps06_test_time_augmentation": "2027-04-05T23:59:00+02:00",
+}
+c.LatePenalty.percent_per_day = 10.0
+c.LatePenalty.max_days = 5
+c.AssignLatePenalties.plugin_class = LatePenalty
+
 # A deleted test cell is put back from the source (and run), so it cannot be dodged.
 c.OverwriteCells.add_missing_cells = True
 

@@ -78,9 +78,9 @@ def run_nbgrader(course, *args):
     )
 
 
-def submit(course, student, ps, edit=None):
-    """Write the student version of `ps`, its code solutions filled in from the source, as the
-    submission of `student`. `edit` gets the notebook and the source's cells by grade_id first."""
+def answered(course, ps, edit=None):
+    """The student version of `ps`, its code solutions filled in from the source. `edit` gets
+    the notebook and the source's cells by grade_id first."""
     release = read_nb(course / "release" / ps / f"{ps}.ipynb")
     source = by_grade_id(read_nb(course / "source" / ps / f"{ps}.ipynb"))
     for grade_id, cell in by_grade_id(release).items():
@@ -88,9 +88,14 @@ def submit(course, student, ps, edit=None):
             cell.source = source[grade_id].source
     if edit is not None:
         edit(release, source)
+    return release
+
+
+def submit(course, student, ps, edit=None):
+    """Write `answered(course, ps, edit)` as the submission of `student`."""
     folder = course / "submitted" / student / ps
     folder.mkdir(parents=True)
-    nbformat.write(release, folder / f"{ps}.ipynb")
+    nbformat.write(answered(course, ps, edit), folder / f"{ps}.ipynb")
 
 
 def replace_cells(**sources):
@@ -121,6 +126,7 @@ def copy_course(tmp_path_factory, name):
             "submitted",
             "autograded",
             "feedback",
+            "feedback_zips",
             "gradebook.db",
             "grades.csv",
             "integrity.csv",
