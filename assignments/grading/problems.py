@@ -2,10 +2,12 @@
 
 Nothing here runs in the student's process. For each autograded test cell of a problem set,
 `cases(gen)` draws the hidden inputs (plain tensors and numbers, handed to the sandbox), `call`
-is the expression the sandboxed kernel evaluates on each case, and `check(case, output, gen)`
-decides, in the grader's own process, whether the recorded output is right: `None` when it is,
-otherwise the message the student's feedback shows. The oracles are those of the source
-notebooks' hidden tests (torchvision, `torch.nn.functional`, brute force), computed here only.
+is the expression the sandboxed kernel evaluates on each case, `kind(case)` says what kind of
+case it is (dtype, shapes, stride, never values) and `check(case, output, kind, gen)` decides,
+in the grader's own process, whether the recorded output is right: `None` when it is,
+otherwise the message the student's feedback shows, naming the kind of case. The oracles are
+those of the source notebooks' hidden tests (torchvision, `torch.nn.functional`, brute force),
+computed here only.
 
 `forbidden_ops` are the ATen operators a problem forbids (today's hidden tests patched their
 Python entry points); an answer seen calling one fails the problem. `forbidden_names` are looked
@@ -83,7 +85,8 @@ class Problem:
     answer_id: str  # grade_id of the answer cell it grades
     call: str  # evaluated in the student's kernel, the case's entries as local names
     cases: object  # gen -> list of dicts of tensors and numbers
-    check: object  # (case, output, gen) -> None or a message
+    kind: object  # case -> what kind of case it is, for the feedback (never its values)
+    check: object  # (case, output, kind, gen) -> None or a message
     forbidden_ops: tuple = ()
     forbidden_names: tuple = field(default=())
 
@@ -171,7 +174,13 @@ def _flip_resize_cases(gen):
     return cases
 
 
-def _flip_resize_check(case, out, gen):
+def _flip_resize_kind(case):
+    image, label, size = case["image"], case["label"], case["size"]
+    kind = _size_kind(image.dtype, label.shape, size)
+    return kind + f", {_dtype_name(label.dtype)} label" + (", flipped" if case["flip"] else "")
+
+
+def _flip_resize_check(case, out, kind, gen):
     from torchvision import tv_tensors
     from torchvision.transforms.v2 import InterpolationMode
     from torchvision.transforms.v2 import functional as TF
@@ -179,8 +188,6 @@ def _flip_resize_check(case, out, gen):
     if message := _pair_of_tensors(out):
         return message
     image, label, size = case["image"], case["label"], list(case["size"])
-    kind = _size_kind(image.dtype, label.shape, size)
-    kind += f", {_dtype_name(label.dtype)} label" + (", flipped" if case["flip"] else "")
     if case["flip"]:
         image, label = image.flip(-1), label.flip(-1)
     ref_img = TF.resize(tv_tensors.Image(image), size, InterpolationMode.BILINEAR, antialias=False)
@@ -209,16 +216,20 @@ def _pad_cases(gen):
     return cases
 
 
-def _pad_check(case, out, gen):
+def _pad_kind(case):
+    (h, w), height, width = case["label"].shape, case["height"], case["width"]
+    short = (height > h) + (width > w)
+    change = ("large enough", "too small on one axis", "too small on both axes")[short]
+    return f"a {_dtype_name(case['image'].dtype)} case, {change}"
+
+
+def _pad_check(case, out, kind, gen):
     from torchvision import tv_tensors
     from torchvision.transforms.v2 import functional as TF
 
     if message := _pair_of_tensors(out):
         return message
     (h, w), height, width = case["label"].shape, case["height"], case["width"]
-    grows = [height > h, width > w]
-    change = {(False, False): "large enough", (True, True): "too small on both axes"}
-    kind = f"a {_dtype_name(case['image'].dtype)} case, {change.get(tuple(grows), 'too small on one axis')}"
     padding = [0, 0, max(width - w, 0), max(height - h, 0)]
     ref_img = TF.pad(tv_tensors.Image(case["image"]), padding, fill=0).as_subclass(torch.Tensor)
     ref_lab = TF.pad(tv_tensors.Mask(case["label"]), padding, fill=VOID).as_subclass(torch.Tensor)
@@ -238,14 +249,18 @@ def _insert_zeros_cases(gen):
     return cases
 
 
-def _insert_zeros_check(case, out, gen):
-    X, (sh, sw) = case["X"], _pair(case["stride"])
+def _insert_zeros_kind(case):
+    (sh, sw), form = _pair(case["stride"]), "a pair"
+    if isinstance(case["stride"], int):
+        form = "an int"
+    kind = f"a {_dtype_name(case['X'].dtype)} case with the stride as {form}"
+    return kind + (", sh != sw" if sh != sw else "")
+
+
+def _insert_zeros_check(case, out, kind, gen):
+    X = case["X"]
     ones = torch.ones(X.shape[1], 1, 1, 1, dtype=X.dtype)
-    expected = F.conv_transpose2d(X, ones, stride=(sh, sw), groups=X.shape[1])
-    form = "an int" if isinstance(case["stride"], int) else "a pair"
-    kind = f"a {_dtype_name(X.dtype)} case with the stride as {form}" + (
-        ", sh != sw" if sh != sw else ""
-    )
+    expected = F.conv_transpose2d(X, ones, stride=_pair(case["stride"]), groups=X.shape[1])
     return _compare(out, expected, kind, "differs", exact=True)
 
 
@@ -262,10 +277,13 @@ def _trans_conv_cases(gen):
     return cases
 
 
-def _trans_conv_check(case, out, gen):
+def _trans_conv_kind(case):
+    return _conv_kind(case["X"].dtype, case["K"].shape[-2:], case["stride"], case["padding"])
+
+
+def _trans_conv_check(case, out, kind, gen):
     X, K, stride, padding = case["X"], case["K"], case["stride"], case["padding"]
     expected = F.conv_transpose2d(X, K, stride=stride, padding=padding)
-    kind = _conv_kind(X.dtype, K.shape[-2:], stride, padding)
     return _compare(out, expected, kind, "differs from F.conv_transpose2d")
 
 
@@ -307,13 +325,20 @@ def _dense_by_columns(K, input_shape, stride, padding):
     return out.reshape(out.shape[0], -1).T
 
 
-def _coo_check(case, out, gen):
+def _coo_kind(case):
+    K, shape = case["K"], case["shape"]
+    if shape == (400, 400):
+        return "the float32 case with a 400 x 400 input"
+    kind = _conv_kind(K.dtype, K.shape, case["stride"], case["padding"])
+    return kind + (", a non-square input" if shape[0] != shape[1] else "")
+
+
+def _coo_check(case, out, kind, gen):
     M, message = _sparse_from_record(out)
     if message:
         return message
     K, shape = case["K"], case["shape"]
     if shape == (400, 400):
-        kind = "the float32 case with a 400 x 400 input"
         if M.dtype != K.dtype:
             return f"the matrix is {_dtype_name(M.dtype)} on {kind} (keep the kernel's dtype)"
         if M.shape != (400 * 400, 400 * 400):
@@ -322,9 +347,6 @@ def _coo_check(case, out, gen):
         got = torch.sparse.mm(M, x.reshape(-1, 1)).reshape(400, 400)
         expected = F.conv2d(x[None, None], K[None, None], padding=1)[0, 0]
         return _compare(got, expected, kind, "gives a convolution that differs", "M @ x")
-    kind = _conv_kind(K.dtype, K.shape, case["stride"], case["padding"])
-    if shape[0] != shape[1]:
-        kind += ", a non-square input"
     expected = _dense_by_columns(K, shape, case["stride"], case["padding"])
     if M.shape != expected.shape:
         return f"the matrix has the wrong shape on {kind}"
@@ -350,7 +372,12 @@ def _by_matrix_cases(gen):
     return cases
 
 
-def _by_matrix_check(case, out, gen):
+def _by_matrix_kind(case):
+    kind = _conv_kind(case["K"].dtype, case["K"].shape, case["stride"], case["padding"])
+    return kind + (", a non-square input" if case["shape"][0] != case["shape"][1] else "")
+
+
+def _by_matrix_check(case, out, kind, gen):
     Y, K, (height, width) = case["Y"], case["K"], case["shape"]
     (sh, sw), (ph, pw), (kh, kw) = case["stride"], case["padding"], K.shape
     out_h, out_w = Y.shape
@@ -358,7 +385,6 @@ def _by_matrix_check(case, out, gen):
     expected = F.conv_transpose2d(
         Y[None, None], K[None, None], stride=(sh, sw), padding=(ph, pw), output_padding=extra
     )[0, 0]
-    kind = _conv_kind(K.dtype, K.shape, (sh, sw), (ph, pw))
     return _compare(out, expected, kind, "differs from F.conv_transpose2d")
 
 
@@ -376,12 +402,16 @@ def _matrix_cases(gen):
     ]
 
 
-def _matrix_check(case, out, gen):
+def _matrix_kind(case):
     in_size, out_size = case["in_size"], case["out_size"]
-    basis = torch.eye(in_size)[None]
-    expected = F.interpolate(basis, size=out_size, mode="linear", align_corners=False)[0].T
     change = "enlarges" if out_size > in_size else "shrinks" if out_size < in_size else "keeps"
-    kind = f"a case that {change} the length" + (", from length 1" if in_size == 1 else "")
+    return f"a case that {change} the length" + (", from length 1" if in_size == 1 else "")
+
+
+def _matrix_check(case, out, kind, gen):
+    basis = torch.eye(case["in_size"])[None]
+    expected = F.interpolate(basis, size=case["out_size"], mode="linear", align_corners=False)
+    expected = expected[0].T
     return _compare(out, expected, kind, "differs from F.interpolate's weights", "the matrix")
 
 
@@ -396,10 +426,12 @@ def _resize_cases(gen):
     return cases
 
 
-def _resize_check(case, out, gen):
-    x, size = case["x"], case["size"]
-    expected = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-    kind = _size_kind(x.dtype, x.shape[-2:], size)
+def _resize_kind(case):
+    return _size_kind(case["x"].dtype, case["x"].shape[-2:], case["size"])
+
+
+def _resize_check(case, out, kind, gen):
+    expected = F.interpolate(case["x"], size=case["size"], mode="bilinear", align_corners=False)
     # The weights may be float32 (Problem 1): float32's tolerance for every dtype, as stated.
     return _compare(out, expected, kind, "differs from F.interpolate", rtol=1.3e-6, atol=1e-5)
 
@@ -436,13 +468,15 @@ def median_frequency_reference(labels, num_classes):
     return torch.tensor([median / f if f else 0.0 for f in freq])
 
 
-def _median_check(case, out, gen):
-    labels = case["labels"]
-    expected = median_frequency_reference(labels, case["num_classes"])
-    occurring = int((expected > 0).sum())
-    kind = f"a case with {'an even' if occurring % 2 == 0 else 'an odd'} number of occurring classes"
-    kind += ", some classes absent from some images"
-    return _compare(out, expected, kind, "differs from a brute-force count", "the weights")
+def _median_kind(case):
+    occurring = len({v for v in case["labels"].flatten().tolist() if v != VOID})
+    parity = "an odd" if occurring % 2 else "an even"
+    return f"a case with {parity} number of occurring classes, some absent from some images"
+
+
+def _median_check(case, out, kind, gen):
+    expected = median_frequency_reference(case["labels"], case["num_classes"])
+    return _compare(out, expected, kind, "differs from a brute-force count")
 
 
 def _loss_cases(gen):
@@ -460,12 +494,14 @@ def _loss_cases(gen):
     return cases
 
 
-def _loss_check(case, out, gen):
+def _loss_kind(case):
+    kind = f"a {_dtype_name(case['logits'].dtype)} case with void pixels"
+    return kind + (", a batch of several images" if len(case["target"]) > 1 else "")
+
+
+def _loss_check(case, out, kind, gen):
     logits, target = case["logits"], case["target"]
     expected = F.cross_entropy(logits, target, weight=case["weight"], ignore_index=VOID)
-    kind = f"a {_dtype_name(logits.dtype)} case with void pixels" + (
-        ", a batch of several images" if len(target) > 1 else ""
-    )
     return _compare(out, expected, kind, "differs from F.cross_entropy", "the loss")
 
 
@@ -487,15 +523,17 @@ def _tta_cases(gen):
     return cases
 
 
-def _tta_check(case, out, gen):
+def _tta_kind(case):
+    kind = f"a case with {case['num_classes']} classes"
+    return kind + (", a non-square image" if case["X"].shape[-1] != case["X"].shape[-2] else "")
+
+
+def _tta_check(case, out, kind, gen):
     net, X = tiny_net(case["seed"], case["num_classes"]), case["X"]
     with torch.no_grad():  # one image and one orientation at a time
         plain = torch.cat([torch.softmax(net(x[None]), dim=1) for x in X])
         mirrored = torch.cat([torch.softmax(net(x.flip(-1)[None]), dim=1) for x in X])
-    kind = f"a case with {case['num_classes']} classes" + (
-        ", a non-square image" if X.shape[-1] != X.shape[-2] else ""
-    )
-    return _compare(out, (plain + mirrored.flip(-1)) / 2, kind, "differs", "the probabilities")
+    return _compare(out, (plain + mirrored.flip(-1)) / 2, kind, "differs")
 
 
 def _blend_cases(gen):
@@ -512,7 +550,14 @@ def _blend_cases(gen):
     return cases
 
 
-def _blend_check(case, out, gen):
+def _blend_kind(case):
+    (th, tw), (height, width) = case["window"].shape, case["size"]
+    kind = f"a {_dtype_name(case['tiles'].dtype)} case with "
+    kind += "non-square tiles" if th != tw else "square tiles"
+    return kind + (", a non-square image" if height != width else "")
+
+
+def _blend_check(case, out, kind, gen):
     tiles, starts, window = case["tiles"], case["starts"], case["window"]
     (height, width), (c, th, tw) = case["size"], tiles.shape[1:]
     num = torch.zeros(c, height, width, dtype=torch.float64)
@@ -522,11 +567,6 @@ def _blend_check(case, out, gen):
             for j in range(tw):
                 num[:, top + i, left + j] += window[i, j] * tile[:, i, j]
                 den[top + i, left + j] += window[i, j]
-    kind = f"a {_dtype_name(tiles.dtype)} case with " + (
-        "non-square tiles" if th != tw else "square tiles"
-    )
-    if height != width:
-        kind += ", a non-square image"
     return _compare(out, (num / den).to(tiles.dtype), kind, "differs from a brute-force blend")
 
 
@@ -537,6 +577,7 @@ PROBLEM_SETS = {
             "joint-flip-resize",
             "joint_flip_resize(image, label, flip, size)",
             _flip_resize_cases,
+            _flip_resize_kind,
             _flip_resize_check,
         ),
         Problem(
@@ -544,6 +585,7 @@ PROBLEM_SETS = {
             "pad-for-crop",
             "pad_for_crop(image, label, height, width)",
             _pad_cases,
+            _pad_kind,
             _pad_check,
         ),
     ],
@@ -553,6 +595,7 @@ PROBLEM_SETS = {
             "insert-zeros",
             "insert_zeros(X, stride)",
             _insert_zeros_cases,
+            _insert_zeros_kind,
             _insert_zeros_check,
             forbidden_names=CONV_TRANSPOSE_NAMES,
         ),
@@ -561,6 +604,7 @@ PROBLEM_SETS = {
             "trans-conv-as-conv",
             "trans_conv_as_conv(X, K, stride, padding)",
             _trans_conv_cases,
+            _trans_conv_kind,
             _trans_conv_check,
             forbidden_ops=CONV_TRANSPOSE_OPS,
             forbidden_names=CONV_TRANSPOSE_NAMES,
@@ -572,6 +616,7 @@ PROBLEM_SETS = {
             "conv-matrix-coo",
             "conv_matrix_coo(K, shape, stride, padding)",
             _coo_cases,
+            _coo_kind,
             _coo_check,
             forbidden_names=("kernel2matrix", "to_dense", *CONV_TRANSPOSE_NAMES),
         ),
@@ -580,6 +625,7 @@ PROBLEM_SETS = {
             "trans-conv-by-matrix",
             "trans_conv_by_matrix(Y, K, shape, stride, padding)",
             _by_matrix_cases,
+            _by_matrix_kind,
             _by_matrix_check,
             forbidden_names=("kernel2matrix", *CONV_TRANSPOSE_NAMES),
         ),
@@ -590,6 +636,7 @@ PROBLEM_SETS = {
             "interpolation-matrix",
             "interpolation_matrix(in_size, out_size)",
             _matrix_cases,
+            _matrix_kind,
             _matrix_check,
             forbidden_names=INTERPOLATE_NAMES,
         ),
@@ -598,6 +645,7 @@ PROBLEM_SETS = {
             "bilinear-resize",
             "bilinear_resize(x, size)",
             _resize_cases,
+            _resize_kind,
             _resize_check,
             forbidden_ops=INTERPOLATE_OPS,
             forbidden_names=INTERPOLATE_NAMES,
@@ -609,6 +657,7 @@ PROBLEM_SETS = {
             "median-frequency",
             "median_frequency_weights(labels, num_classes)",
             _median_cases,
+            _median_kind,
             _median_check,
         ),
         Problem(
@@ -616,6 +665,7 @@ PROBLEM_SETS = {
             "weighted-cross-entropy",
             "weighted_cross_entropy(logits, target, weight)",
             _loss_cases,
+            _loss_kind,
             _loss_check,
             forbidden_ops=CROSS_ENTROPY_OPS,
             forbidden_names=CROSS_ENTROPY_NAMES,
@@ -627,6 +677,7 @@ PROBLEM_SETS = {
             "flip-tta",
             "flip_tta(tiny_net(seed, num_classes), X)",
             _tta_cases,
+            _tta_kind,
             _tta_check,
         ),
         Problem(
@@ -634,6 +685,7 @@ PROBLEM_SETS = {
             "blend-tiles",
             "blend_tiles(tiles, starts, size, window)",
             _blend_cases,
+            _blend_kind,
             _blend_check,
         ),
     ],
