@@ -570,6 +570,106 @@ def _blend_check(case, out, kind, gen):
     return _compare(out, (num / den).to(tiles.dtype), kind, "differs from a brute-force blend")
 
 
+# ps07 ----------------------------------------------------------------------------------------
+METRICS_NAMES = ("torchmetrics", "sklearn")
+
+
+def _labelled_pair(gen, num_classes, shape, labelled=None):
+    """A random prediction and a label with void pixels, both of `shape`; with `labelled`, the
+    label uses only classes below it and the prediction one more (some classes are then only
+    predicted, some seen nowhere)."""
+    labelled = labelled or num_classes
+    label = torch.randint(0, labelled, shape, generator=gen)
+    label[torch.rand(shape, generator=gen) < 0.2] = VOID
+    pred = torch.randint(0, min(labelled + 1, num_classes), shape, generator=gen)
+    return pred, label
+
+
+def _confusion_cases(gen):
+    cases = []
+    for i in range(20):
+        num_classes = torch.randint(2, 23, (1,), generator=gen).item()
+        shape = torch.randint(1, 9, (3,), generator=gen).tolist()
+        pred, label = _labelled_pair(gen, num_classes, shape)
+        if i % 2:
+            label = label.to(torch.uint8)
+        cases.append({"pred": pred, "label": label, "num_classes": num_classes})
+    return cases
+
+
+def _confusion_kind(case):
+    dtype = _dtype_name(case["label"].dtype)
+    return f"a case with {case['num_classes']} classes, {dtype} labels with void pixels"
+
+
+def _confusion_check(case, out, kind, gen):
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    matrix = MulticlassConfusionMatrix(case["num_classes"], ignore_index=VOID)
+    expected = matrix(case["pred"], case["label"].long())
+    return _compare(out, expected, kind, "differs from torchmetrics", exact=True)
+
+
+def _miou_cases(gen):
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    cases = []
+    for i in range(20):
+        num_classes = torch.randint(2, 23, (1,), generator=gen).item()
+        labelled = max(1, num_classes - 2 * (i % 3))
+        pred, label = _labelled_pair(gen, num_classes, (2, 6, 7), labelled)
+        C = MulticlassConfusionMatrix(num_classes, ignore_index=VOID)(pred, label)
+        cases.append({"C": C, "pred": pred, "label": label})
+    return cases
+
+
+def _miou_kind(case):
+    C = case["C"]
+    unseen = int(((C.sum(dim=0) + C.sum(dim=1)) == 0).sum())
+    only_predicted = int(((C.sum(dim=1) == 0) & (C.sum(dim=0) > 0)).sum())
+    return f"a case with {len(C)} classes, {unseen} seen nowhere, {only_predicted} only predicted"
+
+
+def _miou_check(case, out, kind, gen):
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    C = case["C"]
+    jaccard = MulticlassJaccardIndex(len(C), average="none", ignore_index=VOID)
+    iou = jaccard(case["pred"], case["label"])
+    seen = (C.sum(dim=0) + C.sum(dim=1)) > 0
+    expected = iou[seen].double().mean()
+    return _compare(out, expected, kind, "differs from torchmetrics", rtol=1e-6, atol=1e-6)
+
+
+def _band_cases(gen):
+    cases = []
+    for _ in range(20):
+        n = torch.randint(1, 3, (1,), generator=gen).item()
+        width = torch.randint(1, 5, (1,), generator=gen).item()
+        h, w = torch.randint(1, 16, (2,), generator=gen).tolist()
+        cases.append({"mask": torch.rand(n, h, w, generator=gen) < 0.7, "width": width})
+    return cases
+
+
+def _band_kind(case):
+    (h, w), width = case["mask"].shape[-2:], case["width"]
+    square = "a square" if h == w else "a non-square"
+    return f"a case with {square} mask and a width of {'1' if width == 1 else 'more than 1'}"
+
+
+def _band_check(case, out, kind, gen):
+    """The brute force: a mask pixel is in the band if some pixel within `width` steps (in
+    any of the (2 width + 1)**2 shifts) is outside the mask or outside the image."""
+    mask, width = case["mask"], case["width"]
+    h, w = mask.shape[-2:]
+    outside = F.pad((~mask).to(torch.uint8), (width,) * 4, value=1).bool()
+    near = torch.zeros_like(mask)
+    for a in range(2 * width + 1):
+        for b in range(2 * width + 1):
+            near |= outside[:, a : a + h, b : b + w]
+    return _compare(out, mask & near, kind, "differs from a brute-force band", exact=True)
+
+
 PROBLEM_SETS = {
     "ps01_voc_augmentation": [
         Problem(
@@ -687,6 +787,35 @@ PROBLEM_SETS = {
             _blend_cases,
             _blend_kind,
             _blend_check,
+        ),
+    ],
+    "ps07_boundary_iou": [
+        Problem(
+            "confusion-matrix-tests",
+            "confusion-matrix",
+            "confusion_matrix(pred, label, num_classes)",
+            _confusion_cases,
+            _confusion_kind,
+            _confusion_check,
+            forbidden_names=METRICS_NAMES,
+        ),
+        Problem(
+            "mean-iou-tests",
+            "mean-iou",
+            "mean_iou(C)",
+            _miou_cases,
+            _miou_kind,
+            _miou_check,
+            forbidden_names=METRICS_NAMES,
+        ),
+        Problem(
+            "inner-band-tests",
+            "inner-band",
+            "inner_band(mask, width)",
+            _band_cases,
+            _band_kind,
+            _band_check,
+            forbidden_names=METRICS_NAMES,
         ),
     ],
 }
