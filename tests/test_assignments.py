@@ -2,8 +2,10 @@
 notebook in the sandbox, the problems scored outside it: `assignments/grading/`).
 
 For every problem set: the student version hides the solutions, the hidden tests and the
-outputs; autograding gives the untouched student version 0 points, the source's solutions full
-points and a deliberately wrong answer (`tests/assignment_answers/`) something in between. Then
+outputs; autograding gives the untouched student version 0 points, the source's solutions and
+the independent correct answers of `tests/assignment_answers/` full points, and its typical
+wrong answers no points for the problems they answer, with feedback naming the kind of case
+that failed. Then
 the submissions that misbehave (stderr, exceptions, an endless loop, deleted and edited test
 cells) get exactly the points they earned, and the feedback does not show the hidden tests.
 The strict nbval run of the source notebooks themselves is in the Makefile's `test` target.
@@ -23,11 +25,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "assignments"
+sys.path.insert(0, str(COURSE))
+from grading.problems import PROBLEM_SETS as GRADED  # noqa: E402
+
 ANSWERS = Path(__file__).parent / "assignment_answers"
 PROBLEM_SETS = sorted(p.name for p in (COURSE / "source").iterdir() if p.name.startswith("ps"))
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 ROBUST = "ps05_class_imbalance"  # its two problems are independent of each other
-SECONDS_PER_PROBLEM_SET = 60
+SECONDS_PER_SUBMISSION = 20
+FEEDBACK = "# feedback: "  # first line of a wrong answer: what its feedback must say
 
 NOISY = '''
 _quiet_median_frequency_weights = median_frequency_weights
@@ -106,8 +112,21 @@ def replace_cells(**sources):
     return edit
 
 
-def wrong_answers(ps):
-    return replace_cells(**{p.stem: p.read_text() for p in sorted((ANSWERS / ps).glob("*.py"))})
+def answer_students(ps):
+    """The students of `tests/assignment_answers/<ps>/`: right-* and wrong-*."""
+    return sorted(p.name for p in (ANSWERS / ps).iterdir() if p.is_dir())
+
+
+def answers(ps, student):
+    """{answer cell grade_id: source} of one student of `tests/assignment_answers/`."""
+    return {p.stem: p.read_text() for p in sorted((ANSWERS / ps / student).glob("*.py"))}
+
+
+def shown_in(cell):
+    """What a graded test cell shows: the grader's verdict and the visible tests' output."""
+    texts = [out.get("text", "") for out in cell.outputs]
+    texts += [f"{out.get('ename')}: {out.get('evalue')}" for out in cell.outputs if "ename" in out]
+    return "".join(texts)
 
 
 def untouched(course, ps):
@@ -141,8 +160,9 @@ def copy_course(tmp_path_factory, name):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A copy of the course, its student versions generated, three submissions per problem set
-    autograded (one nbgrader call per problem set, timed)."""
+    """A copy of the course, its student versions generated, and per problem set the untouched
+    version, the solutions and the answers of `tests/assignment_answers/` autograded (one
+    nbgrader call per problem set, timed per submission)."""
     course = copy_course(tmp_path_factory, "course")
     result = run_nbgrader(course, "generate_assignment", "*")  # as `make assignments`
     assert result.returncode == 0, result.stderr
@@ -150,12 +170,13 @@ def course(tmp_path_factory):
     for ps in PROBLEM_SETS:
         untouched(course, ps)
         submit(course, "solutions", ps)
-        submit(course, "wrong", ps, wrong_answers(ps))
+        for student in answer_students(ps):
+            submit(course, student, ps, replace_cells(**answers(ps, student)))
     seconds = {}
     for ps in PROBLEM_SETS:
         start = time.perf_counter()
         result = run_nbgrader(course, "autograde", ps)
-        seconds[ps] = time.perf_counter() - start
+        seconds[ps] = (time.perf_counter() - start) / (2 + len(answer_students(ps)))
         assert result.returncode == 0, result.stderr
     return course, seconds
 
@@ -201,28 +222,55 @@ def test_release_has_no_solution_hidden_test_or_output(course, ps):
 
 
 @pytest.mark.parametrize("ps", PROBLEM_SETS)
-def test_untouched_zero_solutions_full_wrong_partial(course, ps):
-    course, _ = course
-    untouched_grades = grades(course, ps, "untouched")
-    solution_grades = grades(course, ps, "solutions")
-    wrong_score = sum(score for score, _ in grades(course, ps, "wrong").values())
-    maximum = sum(points for _, points in solution_grades.values())
-    assert maximum > 0 and set(untouched_grades) == set(solution_grades)
-    assert all(score == 0 for score, _ in untouched_grades.values()), untouched_grades
-    assert all(score == points for score, points in solution_grades.values()), solution_grades
-    assert 0 < wrong_score < maximum
+def test_every_code_problem_has_two_right_and_two_wrong_answers(ps):
+    for problem in GRADED[ps]:
+        found = {"right": 0, "wrong": 0}
+        for student in answer_students(ps):
+            source = answers(ps, student).get(problem.answer_id)
+            if source is not None:
+                found[student.partition("-")[0]] += 1
+                assert student.startswith("right") or source.startswith(FEEDBACK), student
+        assert found["right"] >= 2 and found["wrong"] >= 2, (problem.answer_id, found)
 
 
 @pytest.mark.parametrize("ps", PROBLEM_SETS)
-def test_each_problem_set_autogrades_in_under_a_minute(course, ps):
+def test_untouched_zero_solutions_and_right_answers_full(course, ps):
+    course, _ = course
+    untouched_grades = grades(course, ps, "untouched")
+    solution_grades = grades(course, ps, "solutions")
+    assert sum(points for _, points in solution_grades.values()) > 0
+    assert set(untouched_grades) == set(solution_grades)
+    assert all(score == 0 for score, _ in untouched_grades.values()), untouched_grades
+    for student in ["solutions", *(s for s in answer_students(ps) if s.startswith("right"))]:
+        got = grades(course, ps, student)
+        assert all(score == points for score, points in got.values()), (student, got)
+
+
+@pytest.mark.parametrize("ps", PROBLEM_SETS)
+def test_wrong_answers_lose_their_problems_and_say_which_case_failed(course, ps):
+    course, _ = course
+    for student in (s for s in answer_students(ps) if s.startswith("wrong")):
+        got = grades(course, ps, student)
+        graded = by_grade_id(read_nb(course / "autograded" / student / ps / f"{ps}.ipynb"))
+        for problem in GRADED[ps]:
+            source = answers(ps, student).get(problem.answer_id)
+            if source is None:
+                continue
+            assert got[problem.test_id][0] == 0, (student, problem.test_id)
+            expected = source.partition("\n")[0].removeprefix(FEEDBACK)
+            shown = shown_in(graded[problem.test_id])
+            assert expected in shown and "hidden cases)" in shown, (student, shown)
+
+
+@pytest.mark.parametrize("ps", PROBLEM_SETS)
+def test_each_submission_autogrades_in_under_20_s(course, ps):
     _, seconds = course
-    # One nbgrader call graded three submissions of the problem set.
-    assert seconds[ps] < SECONDS_PER_PROBLEM_SET, seconds
+    assert seconds[ps] < SECONDS_PER_SUBMISSION, seconds
 
 
 def test_misbehaving_submissions_get_exactly_what_they_earned(course):
     course, _ = course
-    wrong_loss = (ANSWERS / ROBUST / "weighted-cross-entropy.py").read_text()
+    wrong_loss = answers(ROBUST, "wrong-a")["weighted-cross-entropy"]
 
     def noisy_and_deleted(nb, source):
         by_grade_id(nb)["median-frequency"].source = source["median-frequency"].source + NOISY
@@ -256,10 +304,10 @@ def test_misbehaving_submissions_get_exactly_what_they_earned(course):
 
 def test_feedback_does_not_show_hidden_tests(course):
     course, _ = course
-    ps = "ps04_bilinear_resize"  # its wrong answer passes the visible tests, fails hidden ones
-    result = run_nbgrader(course, "generate_feedback", ps, "--student", "wrong")
+    ps = "ps04_bilinear_resize"
+    result = run_nbgrader(course, "generate_feedback", ps, "--student", "wrong-a")
     assert result.returncode == 0, result.stderr
-    page = (course / "feedback" / "wrong" / ps / f"{ps}.html").read_text()
+    page = (course / "feedback" / "wrong-a" / ps / f"{ps}.html").read_text()
     text = html.unescape(re.sub(r"<[^>]+>", "", page))  # the code, without its highlighting
     source = read_nb(course / "source" / ps / f"{ps}.ipynb").cells
     hidden = "".join(c.source.partition("### BEGIN HIDDEN TESTS")[2] for c in source)

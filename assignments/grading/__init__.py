@@ -151,13 +151,14 @@ def score(problem, cases, record, status, gen, limits):
         return Verdict(False, message, used)
     failures = []
     for case, output in zip(cases, outputs, strict=True):
+        kind = problem.kind(case)
         if not isinstance(output, dict):
-            failures.append("no result")
+            failures.append(f"no result on {kind}")
         elif "error" in output:
-            failures.append("raised " + cut(str(output["error"]), 1, 200).strip())
+            failures.append(f"raised {cut(str(output['error']), 1, 200).strip()} on {kind}")
         else:
             try:
-                failures.append(problem.check(case, output.get("ok"), gen))
+                failures.append(problem.check(case, output.get("ok"), kind, gen))
             except Exception:  # noqa: BLE001 (a malformed result)
                 failures.append("returned something that could not be checked")
     wrong = [message for message in failures if message]

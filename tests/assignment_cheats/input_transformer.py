@@ -1,10 +1,14 @@
 # ps05_class_imbalance 2 0
 def median_frequency_weights(labels, num_classes, ignore_index=VOID):
-    valid = labels[labels != ignore_index]
-    freq = torch.bincount(valid, minlength=num_classes)[:num_classes].float() / valid.numel()
-    present = freq > 0
+    counts = torch.stack(
+        [torch.bincount(m[m != ignore_index], minlength=num_classes)[:num_classes] for m in labels]
+    )
+    counted = (labels != ignore_index).flatten(1).sum(dim=1)
+    pixels = ((counts > 0) * counted[:, None]).sum(dim=0)
+    present = pixels > 0
+    freq = counts.sum(dim=0)[present] / pixels[present]
     weights = torch.zeros(num_classes)
-    weights[present] = freq[present].median() / freq[present]
+    weights[present] = (freq.median() / freq).float()
     return weights
 
 

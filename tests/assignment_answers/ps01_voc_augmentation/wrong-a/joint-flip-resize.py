@@ -1,3 +1,4 @@
+# feedback: the label is neither nearest nor nearest-exact resizing on a
 def joint_flip_resize(image, label, flip, size):
     """Wrong: the label is resized bilinearly like the image, then rounded."""
     if flip:

@@ -1,3 +1,4 @@
+# feedback: the result differs on a
 def flip_tta(net, X):
     """Wrong: the mirrored prediction is not flipped back."""
     with torch.no_grad():
