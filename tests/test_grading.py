@@ -214,10 +214,12 @@ def test_integrity_report_names_the_shortcuts(graded_class):
     assert "Integrity check" in comment and "aten.convolution(transposed)" in comment
 
 
-def test_grading_stays_under_20_s_per_notebook(graded_class):
+def test_grading_stays_under_60_s_per_notebook(graded_class):
     _, _, _, seconds = graded_class
-    # One notebook spends 20 s in a hang; the broken one costs nothing.
-    assert (seconds - 20) / (len(catalogue()) + len(HONEST)) < 20, seconds
+    # One notebook spends 20 s in a hang; the broken one costs nothing. About 12 s a notebook
+    # on a quiet 2-core CPU, 21 s under a load of 7: the bound only catches a grader that runs
+    # a notebook many times over, not a slow machine.
+    assert (seconds - 20) / (len(catalogue()) + len(HONEST)) < 60, seconds
 
 
 @pytest.mark.parametrize(
