@@ -214,7 +214,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=20,
                         help="for the accuracy comparison (default: notebook 05's 20)")  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
-                        help="one accuracy run per mode and seed (none: no accuracy part)")  # fmt: skip
+                        help="one accuracy run per mode and seed; none: no accuracy")  # fmt: skip
     parser.add_argument("--profile-steps", type=int, default=6,
                         help="profiled steps per precision, after 2 for warm-up")  # fmt: skip
     parser.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
