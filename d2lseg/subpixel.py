@@ -60,9 +60,9 @@ def subpixel_conv_transpose2d(x, weight, bias, stride, padding, output_size):
     return out[..., row : row + output_size[0], col : col + output_size[1]]
 
 
-# Measured on a 2-core AVX512-BF16 CPU (forward and backward, batch 16, 21 classes): the
-# sub-pixel form is faster for the FCN's x8, x16 and x32 upsampling (x32: 2x in bf16, where it
-# also replaces a float32 transposed convolution), slower for x2 (a few ms either way).
+# Measured on a 2-core AVX512-BF16 CPU shared with other jobs (forward and backward, batch 16,
+# 21 classes): the sub-pixel form is faster for the FCN's x8, x16 and x32 upsampling (x32: some
+# 1.8x in bf16 against the float32 transposed convolution it replaces), slower for x2.
 MIN_STRIDE = 8
 
 
