@@ -88,6 +88,7 @@ bench: data
 	$(BIN)/python benchmarks/fcn_recipes.py
 	$(BIN)/python benchmarks/fcn_variants.py
 	$(BIN)/python benchmarks/train_speed.py
+	$(BIN)/python benchmarks/predict_speed.py
 	$(BIN)/python benchmarks/notebook_claims.py
 
 # nbgrader runs helper programs (jupyter, the kernel) from the environment's bin/.

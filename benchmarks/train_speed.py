@@ -9,10 +9,11 @@ and SGD of its FCN chapter (void pixels relabelled background, which its loss ne
 each, gloo. Then, for accuracy, `python -m d2lseg.train` trains for the same budget in fp32
 and with `--amp auto`, once per seed, and each run is scored on the validation crops: one run
 per mode cannot tell a cost of mixed precision from the spread between runs that round
-differently, the mean over seeds can.
+differently, the mean over seeds can. Before the accuracy part, `torch.profiler` shows where
+a step of ours goes in fp32 and with `--amp auto` (`--seeds` with no seed skips the accuracy).
 
     python benchmarks/train_speed.py [--crop 128 128] [--batch-size 16] [--epochs 20]
-                                     [--seeds 0 1 2 3 4]
+                                     [--seeds 0 1 2 3 4] [--profile-steps 6]
 """
 
 import argparse
@@ -28,6 +29,7 @@ from pathlib import Path
 import d2l.torch as d2l
 import torch
 import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile, record_function
 
 import d2lseg
 from d2lseg import amp, cli, distributed
@@ -92,6 +94,75 @@ def ours(batches, precision):
     return images_per_s(step, batches)
 
 
+PARTS = ("data", "backbone", "upsampling", "loss", "optimizer")
+
+
+def profiled_step(net, optimizer, precision):
+    """Our step (`train_step`'s computation) cut into the parts of PARTS, each under
+    `record_function`: the graph is cut at the backbone's output, so that the backward of the
+    upsampling head (`final_conv`, `transpose_conv`) and of the backbone are timed apart."""
+    backbone, head = net[:-2], net[-2:]
+
+    def step(X, y):
+        with record_function("data"):
+            X = precision.layout(X)
+        with record_function("backbone"), precision.autocast():
+            features = backbone(X)
+        cut = features.detach().requires_grad_()
+        with record_function("upsampling"), precision.autocast():
+            logits = head(cut)
+        with record_function("loss"):
+            with precision.autocast():
+                loss = pixel_loss(logits, y)
+            optimizer.zero_grad()
+            logit_grad = torch.autograd.grad(loss, logits)[0]
+            _batch_sums(logits, y, loss)
+        with record_function("upsampling"):
+            logits.backward(logit_grad)
+        with record_function("backbone"):
+            features.backward(cut.grad)
+        with record_function("optimizer"):
+            optimizer.step()
+
+    return step
+
+
+def step_profile(batches, precision):
+    """Milliseconds per step in each of PARTS (forward and backward), from `torch.profiler`."""
+    net = fresh_net(precision)
+    step = profiled_step(net, torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4),
+                         precision)  # fmt: skip
+    for X, y in batches[:WARMUP]:
+        step(X, y)
+    timed = batches[WARMUP:]
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        tic = time.perf_counter()
+        for X, y in timed:
+            step(X, y)
+        total = (time.perf_counter() - tic) * 1000 / len(timed)
+    parts = dict.fromkeys(PARTS, 0.0)
+    for event in prof.key_averages():
+        if event.key in parts:
+            parts[event.key] = event.cpu_time_total / 1000 / len(timed)
+    parts["other (profiler, bookkeeping)"] = total - sum(parts.values())
+    return parts, total
+
+
+def print_profiles(batches, precisions):
+    """The table of `step_profile` for each precision, side by side."""
+    profiles = {str(p): step_profile(batches, p) for p in precisions}
+    print(f"\nwhere a step of ours goes (torch.profiler, {len(batches) - WARMUP} steps after "
+          f"{WARMUP} for warm-up; ms per step, share):\n")  # fmt: skip
+    print("| part | " + " | ".join(profiles) + " |")
+    print("| --- |" + " --- |" * len(profiles))
+    names = list(next(iter(profiles.values()))[0])
+    for name in names:
+        cells = [f"{parts[name]:.1f} ms ({parts[name] / total:.0%})" for parts, total in
+                 profiles.values()]  # fmt: skip
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("| step | " + " | ".join(f"{total:.1f} ms" for _, total in profiles.values()) + " |")
+
+
 def ddp_worker(args):
     """One of the torchrun processes: its own batches (seed + rank), images/s of all ranks."""
     distributed.init(torch.device("cpu"))
@@ -142,8 +213,10 @@ def main():
     parser.add_argument("--batches", type=int, default=22, help="timed batches + 2 warm-up")
     parser.add_argument("--epochs", type=int, default=20,
                         help="for the accuracy comparison (default: notebook 05's 20)")  # fmt: skip
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
-                        help="one accuracy run per mode and seed")  # fmt: skip
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2, 3, 4],
+                        help="one accuracy run per mode and seed; none: no accuracy")  # fmt: skip
+    parser.add_argument("--profile-steps", type=int, default=6,
+                        help="profiled steps per precision, after 2 for warm-up")  # fmt: skip
     parser.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ddp_worker:
@@ -167,6 +240,9 @@ def main():
     print(f"\n| {'loop':<58} | images/s | vs book |\n| --- | --- | --- |")
     for name, rate in rates.items():
         print(f"| {name:<58} | {rate:8.1f} | {rate / reference:6.2f}x |")
+    print_profiles(batches[: WARMUP + args.profile_steps], [amp.FULL_PRECISION, precision])
+    if not args.seeds:
+        return
 
     print(f"\naccuracy: python -m d2lseg.train, {args.epochs} epochs, crop {args.crop[0]}x"
           f"{args.crop[1]}, batch {args.batch_size}, seeds {args.seeds}")  # fmt: skip

@@ -6,8 +6,10 @@ precision everywhere else (older CPUs emulate bf16 slowly; MPS is left alone). A
 the channels-last memory layout come with autocast: PyTorch's channels-last tutorial
 recommends them for mixed precision on tensor-core GPUs, and on a 2-core CPU they are a little
 faster too (55 against 54 images/s in bf16: benchmarks/train_speed.py). On the CPU the FCN's
-transposed convolutions stay in float32: oneDNN's bf16 kernel for the 64 x 64 upsampling
-kernel is some 20 times slower than its float32 one.
+x8 to x32 upsampling computes as a sub-pixel convolution (`subpixel`), in bf16 under autocast
+(oneDNN's bf16 transposed-convolution kernel for the 64 x 64 upsampling kernel is some 20 times
+slower than its float32 one, the sub-pixel form's matrix product is not); the small x2
+transposed convolutions of FCN-16s/8s stay transposed convolutions, in float32.
 """
 
 import sys
@@ -17,6 +19,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .subpixel import use_subpixel
 
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -93,7 +97,10 @@ class Precision:
 
     def prepare(self, net):
         """`net`, in place, ready to train in this precision: in the memory layout, and on the
-        CPU with its transposed convolutions computing in float32 (see the module's doc)."""
+        CPU with its large upsampling layers computing as sub-pixel convolutions and its
+        other transposed convolutions in float32 (see the module's doc)."""
+        if self.device_type == "cpu":
+            use_subpixel(net)
         if self.dtype is not None and self.device_type == "cpu":
             for module in net.modules():
                 if type(module) is nn.ConvTranspose2d:

@@ -9,9 +9,10 @@ from .arguments import as_int
 from .voc import normalize_image, rgb_array, voc_palette
 
 STRIDE = 32  # the FCN's total downsampling: input sides must be multiples of it
-# predict_whole_image's limits: its labels take 8 bytes a pixel (800 MB at MAX_PIXELS), its
-# band of logits 4 x classes x tile height bytes a column (540 MB for 21 classes, tiles 320
-# high and MAX_SIDE columns).
+# predict_whole_image's limits: its labels take 1 byte a pixel (100 MB at MAX_PIXELS, next to
+# the uint8 image's 300 MB), its strip of logits shared with the next row of tiles 4 x classes
+# x overlap bytes a column (108 MB for 21 classes, an overlap of 64 and MAX_SIDE columns; up
+# to 537 MB where the last row of tiles overlaps the one before by 319 rows).
 MAX_PIXELS = 100_000_000
 MAX_SIDE = 20_000
 
@@ -115,46 +116,70 @@ def _check_size(img):
         )
 
 
+def _coverage(starts, tile, size):
+    """How many tiles of length `tile` starting at `starts` cover each of 0..size-1."""
+    counts = torch.zeros(size)
+    for start in starts:
+        counts[start : start + tile] += 1
+    return counts
+
+
 def predict_whole_image(net, img, tile=(320, 480), overlap=64):
-    """Class index per pixel (H x W) for a uint8 image (or a PIL image) of any size up to
-    MAX_PIXELS and MAX_SIDE.
+    """Class index per pixel (H x W; uint8 for up to 256 classes, else int64) for a uint8
+    image (or a PIL image) of any size up to MAX_PIXELS and MAX_SIDE.
 
     As the book's text proposes: cover the image with overlapping tiles whose sides are
     multiples of 32, average the logits where tiles overlap, then take the argmax. An image
-    smaller than a tile is padded (with the mean colour) to a multiple of 32 first. The
-    logits are summed one row of tiles at a time, in a band one tile high: the rows above
-    the next row of tiles are then complete, so they are labelled and the band moves down."""
+    smaller than a tile is padded (with the mean colour) to a multiple of 32 first. Tiles are
+    taken row by row, left to right, each normalised on its own from the uint8 image. The
+    logits a tile shares with the next tile of its row (a strip as high as the tile) and with
+    the next row (a strip as wide as the image and as high as the rows' overlap) are carried
+    on; every other pixel of the tile is final, labelled, and its logits dropped. Memory:
+    the image and the labels, one tile's logits, and 4 x classes x width bytes for every
+    row of overlap (the last row of tiles, flush with the bottom edge, may overlap more)."""
     img = _as_rgb(img)
     _check_size(img)
-    X = normalize_image(img)
-    height, width = X.shape[1:]
+    height, width = img.shape[1:]
     windows = tile_windows(height, width, tile, overlap)
     _, _, tile_h, tile_w = windows[0]
-    # Zero after normalisation is the mean colour, a neutral padding.
-    X = torch.nn.functional.pad(X, (0, max(tile_w - width, 0), 0, max(tile_h - height, 0)))
-    padded_h, padded_w = X.shape[1:]
+    padded_h, padded_w = max(height, tile_h), max(width, tile_w)
     rows = {}  # the left edges of each row of tiles, by top edge, in tile_windows' order
     for top, left, _, _ in windows:
         rows.setdefault(top, []).append(left)
-    tops = [*rows, padded_h]
+    tops, lefts = [*rows, padded_h], [*rows[0], padded_w]
+    # Every pixel's tiles: a row of tiles times a column of tiles, so the counts factor.
+    row_counts = _coverage(tops[:-1], tile_h, padded_h)
+    col_counts = _coverage(lefts[:-1], tile_w, padded_w)
+    below_h = max(top + tile_h - next_top for top, next_top in itertools.pairwise(tops))
     device = _device(net)
-    labels = torch.empty(padded_h, padded_w, dtype=torch.int64)
-    logits, counts = None, torch.zeros(tile_h, padded_w)
+    labels, below = None, None  # below: the logits summed so far for the next row of tiles
+    above = 0  # how many rows of `below` this row of tiles reads (carried from the last row)
     net.eval()
     with torch.no_grad():
         for top, next_top in itertools.pairwise(tops):
-            for left in rows[top]:
-                window = X[:, top : top + tile_h, left : left + tile_w].unsqueeze(0)
-                out = net(window.to(device))[0].cpu()
-                if logits is None:
-                    logits = torch.zeros(out.shape[0], tile_h, padded_w)
-                logits[:, :, left : left + tile_w] += out
-                counts[:, left : left + tile_w] += 1
-            done = next_top - top  # rows no later tile covers; the band moves down by that
-            labels[top:next_top] = (logits[:, :done] / counts[:done]).argmax(dim=0)
-            kept = tile_h - done
-            logits[:, :kept], counts[:kept] = logits[:, done:].clone(), counts[done:].clone()
-            logits[:, kept:], counts[kept:] = 0, 0
+            done, right = next_top - top, None  # right: logits shared with the next tile
+            for left, next_left in itertools.pairwise(lefts):
+                window = img[:, top : top + tile_h, left : left + tile_w]
+                # Zero after normalisation is the mean colour, a neutral padding.
+                X = torch.nn.functional.pad(normalize_image(window), (
+                    0, tile_w - window.shape[2], 0, tile_h - window.shape[1]))  # fmt: skip
+                out = net(X.unsqueeze(0).to(device))[0].float().cpu()
+                if labels is None:
+                    classes = out.shape[0]
+                    dtype = torch.uint8 if classes <= 256 else torch.int64
+                    labels = torch.empty(padded_h, padded_w, dtype=dtype)
+                    below = torch.zeros(classes, below_h, padded_w)
+                shared = 0 if right is None else right.shape[2]
+                if right is not None:
+                    out[:, :, :shared] += right
+                out[:, :above, shared:] += below[:, :above, left + shared : left + tile_w]
+                finished = next_left - left
+                counts = torch.outer(row_counts[top:next_top], col_counts[left:next_left])
+                block = out[:, :done, :finished] / counts
+                labels[top:next_top, left:next_left] = block.argmax(dim=0)
+                right = out[:, :, finished:]
+                below[:, : tile_h - done, left:next_left] = out[:, done:, :finished]
+            above = tile_h - done
     return labels[:height, :width]
 
 
