@@ -5,8 +5,8 @@ bf16 on a CUDA GPU that supports it, else fp16 with a gradient scaler on CUDA, a
 precision everywhere else (older CPUs emulate bf16 slowly; MPS is left alone). Activations in
 the channels-last memory layout come with autocast: PyTorch's channels-last tutorial
 recommends them for mixed precision on tensor-core GPUs, and on a 2-core CPU they are a little
-faster too (55 against 54 images/s in bf16: benchmarks/train_speed.py). On the CPU the FCN's
-x8 to x32 upsampling computes as a sub-pixel convolution (`subpixel`), in bf16 under autocast
+faster too (55 against 54 images/s in bf16: benchmarks/train_speed.py). Under autocast on the
+CPU the FCN's x8 to x32 upsampling computes as a sub-pixel convolution (`subpixel`), in bf16
 (oneDNN's bf16 transposed-convolution kernel for the 64 x 64 upsampling kernel is some 20 times
 slower than its float32 one, the sub-pixel form's matrix product is not); the small x2
 transposed convolutions of FCN-16s/8s stay transposed convolutions, in float32.
@@ -96,12 +96,12 @@ class Precision:
         return x.to(memory_format=torch.channels_last) if self.channels_last else x
 
     def prepare(self, net):
-        """`net`, in place, ready to train in this precision: in the memory layout, and on the
-        CPU with its large upsampling layers computing as sub-pixel convolutions and its
-        other transposed convolutions in float32 (see the module's doc)."""
-        if self.device_type == "cpu":
-            use_subpixel(net)
+        """`net`, in place, ready to train in this precision: in the memory layout, and, under
+        autocast on the CPU, with its large upsampling layers computing as sub-pixel
+        convolutions and its other transposed convolutions in float32 (see the module's doc).
+        Full precision computes as the notebooks teach, with the transposed convolutions."""
         if self.dtype is not None and self.device_type == "cpu":
+            use_subpixel(net)
             for module in net.modules():
                 if type(module) is nn.ConvTranspose2d:
                     module.__class__ = Float32ConvTranspose2d
