@@ -70,6 +70,7 @@ c.LatePenalty.due_dates = {
     "ps04_bilinear_resize": "2027-03-22T23:59:00+01:00",
     "ps05_class_imbalance": "2027-03-29T23:59:00+02:00",
     "ps06_test_time_augmentation": "2027-04-05T23:59:00+02:00",
+    "ps07_boundary_iou": "2027-04-12T23:59:00+02:00",
 }
 c.LatePenalty.percent_per_day = 10.0
 c.LatePenalty.max_days = 5

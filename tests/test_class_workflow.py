@@ -20,7 +20,7 @@ import zipfile
 
 import nbformat
 import pytest
-from test_assignments import answered, copy_course, run_nbgrader, wrong_answers
+from test_assignments import answered, answers, copy_course, replace_cells, run_nbgrader
 from test_collect import make_zip
 
 PS = "ps05_class_imbalance"
@@ -66,7 +66,7 @@ def semester(tmp_path_factory):
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"\nc.LatePenalty.due_dates = {{{PS!r}: '{DUE.isoformat()}+00:00'}}\n")
     right = nbformat.writes(answered(course, PS)).encode()
-    wrong = nbformat.writes(answered(course, PS, wrong_answers(PS))).encode()
+    wrong = nbformat.writes(answered(course, PS, replace_cells(**answers(PS, "wrong-a")))).encode()
     moodle = "Alan Turing_31_assignsubmission_file_/"
     first = make_zip(
         course.parent / "first.zip",
