@@ -22,12 +22,12 @@ COPIED = [
     "data/README.md",
     "pyproject.toml",
     "constraints.txt",
+    "constraints-py313.txt",
     "environment.yml",
 ]
 JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 # The Makefile's targets a student uses; every other block of it is the instructor's.
-STUDENT_TARGETS = {"$(BIN)/python", "$(INSTALLED)", "data", "lab", "clean"}
-STUDENT_VARIABLES = {"PYTHON", "VENV", "BIN", "INSTALLED"}
+STUDENT_TARGETS = {"python", "$(BIN)/python", "$(INSTALLED)", "data", "lab", "clean"}
 MAKEFILE_HEADER = (
     "# The student edition of the d2lseg course: `make lab` sets it up (.venv, the sample data)\n"
     "# and opens it in JupyterLab. `make clean` removes the environment.\n"
@@ -53,14 +53,10 @@ def student_makefile(text):
     kept = []
     for index, block in enumerate(blocks):
         lines = block.splitlines()
-        if index == 0:
-            names = [re.match(r"(\w+)\s*[?:]?=", line) for line in lines]
-            lines = [
-                line
-                for line, m in zip(lines, names, strict=True)
-                if m and m[1] in STUDENT_VARIABLES
-            ]
-            kept.append(MAKEFILE_HEADER + "\n".join(lines))
+        if index == 0:  # the variables (which Python, which venv, which constraints)
+            kept.append(
+                MAKEFILE_HEADER + "\n".join(line for line in lines if not line.startswith("#"))
+            )
             continue
         targets = {m[1] for line in lines if (m := re.match(r"([^\s#:=]+)\s*:(?!=)", line))}
         if targets & STUDENT_TARGETS:

@@ -25,8 +25,10 @@ def strip_hidden(source):
 
 def visible_tests(problem_set, course_dir=PROJECT_DIR):
     """[(grade_id, points, source)] of the autograded test cells of `problem_set` ("ps02", or
-    its full name), with the hidden tests removed, from assignments/source in `course_dir`."""
-    sources = Path(course_dir) / "assignments" / "source"
+    its full name), with the hidden tests removed: from the released problem sets in
+    `course_dir` (the student edition has only those), else from the instructor's sources."""
+    released = Path(course_dir) / "assignments" / "release"
+    sources = released if released.is_dir() else Path(course_dir) / "assignments" / "source"
     names = sorted(p.name for p in sources.glob("ps*") if p.is_dir())
     matches = [n for n in names if n == problem_set or n.startswith(f"{problem_set}_")]
     if len(matches) != 1:

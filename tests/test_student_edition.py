@@ -75,6 +75,7 @@ def test_the_edition_holds_the_course_and_the_released_problem_sets(edition):
         "Makefile",
         "README.md",
         "assignments",
+        "constraints-py313.txt",
         "constraints.txt",
         "d2lseg",
         "data",
@@ -108,8 +109,10 @@ def test_no_solution_hidden_test_or_grader_anywhere_in_the_tree(edition):
     for forbidden in ("grade.py", "course_preprocessors.py", "nbgrader_config.py", "tests"):
         assert forbidden not in names
     found = []
+    # d2lseg.selfcheck names the hidden-test markers: it is the code that strips them.
+    stripper = edition / "d2lseg" / "selfcheck.py"
     for path, text in text_files(edition):
-        found += [f"{path}: {m}" for m in MARKERS if m in text]
+        found += [f"{path}: {m}" for m in MARKERS if m in text and path != stripper]
         found += [f"{path}: {line}" for line in secret if line in text]
     assert found == []
 
