@@ -24,7 +24,8 @@ from test_assignments import answered, answers, copy_course, replace_cells, run_
 from test_collect import make_zip
 
 PS = "ps05_class_imbalance"
-NOW = datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
+# A whole minute: a zip stores times to 2 seconds, so an odd second would be read back 1 s early.
+NOW = datetime.datetime.now(datetime.UTC).replace(tzinfo=None, second=0, microsecond=0)
 DUE = NOW - datetime.timedelta(days=7)
 
 
