@@ -67,7 +67,9 @@ def semester(tmp_path_factory):
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(f"\nc.LatePenalty.due_dates = {{{PS!r}: '{DUE.isoformat()}+00:00'}}\n")
     right = nbformat.writes(answered(course, PS)).encode()
-    wrong = nbformat.writes(answered(course, PS, replace_cells(**answers(PS, "wrong-a")))).encode()
+    # One of the two problems wrong: a partial score.
+    one_wrong = {"median-frequency": answers(PS, "wrong-a")["median-frequency"]}
+    wrong = nbformat.writes(answered(course, PS, replace_cells(**one_wrong))).encode()
     moodle = "Alan Turing_31_assignsubmission_file_/"
     first = make_zip(
         course.parent / "first.zip",
