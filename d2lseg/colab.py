@@ -61,12 +61,17 @@ def colab_cells(notebook_name):
 
 def write_colab_cells(path):
     """Put `colab_cells` at the top of the notebook at `path`, replacing earlier ones; the
-    other cells are left as they are."""
+    other cells are left as they are, and so is a Colab cell whose text is unchanged (with what
+    executing it added: its execution count)."""
     path = Path(path)
     nb = json.loads(path.read_text(encoding="utf-8"))
+    present = {cell.get("id"): cell for cell in nb["cells"]}
     cells = colab_cells(path.name)
-    for cell in cells:
+    for i, cell in enumerate(cells):
         cell["source"] = cell["source"].splitlines(keepends=True)  # as Jupyter writes it
+        old = present.get(cell["id"])
+        if old and (old["cell_type"], old["source"]) == (cell["cell_type"], cell["source"]):
+            cells[i] = old
     rest = [cell for cell in nb["cells"] if cell.get("id") not in (LINK_ID, SETUP_ID)]
     nb["cells"] = [*cells, *rest]
     tmp = path.with_name(f".{path.name}.colab-tmp")  # written whole, then renamed
