@@ -8,8 +8,10 @@ the same training loop serves a notebook and a cluster.
 
 import contextlib
 import os
+import sys
 import threading
 import time
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -52,10 +54,34 @@ def init(device=None):
     return device
 
 
+# torchrun's agent, the parent of its workers, runs a program of this name, or these modules.
+TORCHRUN_PROGRAM = b"torchrun"
+TORCHRUN_MODULES = (b"torch.distributed.run", b"torch.distributed.launch")
+
+
+def _is_torchrun(pid):
+    """Whether process `pid` runs torchrun (True where /proc cannot tell)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:  # gone since, or no /proc (not Linux): the watchdog decides
+        return not Path("/proc/self").exists()
+    words = command.split(b"\0")
+    return any(os.path.basename(w) == TORCHRUN_PROGRAM or w in TORCHRUN_MODULES for w in words)
+
+
 def exit_with_parent(interval=1.0):
     """End this process when its parent (torchrun) goes, killed with its process group or
-    not: a watchdog thread checks every `interval` seconds whether the parent changed."""
+    not: a watchdog thread checks every `interval` seconds whether the parent changed.
+
+    A worker whose torchrun died before this was called (while Python imported torch) has
+    already been handed to another parent (init, or a container's reaper): under torchrun
+    (TORCHELASTIC_RUN_ID set) a parent that is not torchrun means that, and the process ends
+    at once."""
     parent = os.getppid()
+    if "TORCHELASTIC_RUN_ID" in os.environ and not _is_torchrun(parent):
+        print(f"d2lseg: torchrun, which started this worker, is gone (parent {parent} is not "
+              "torchrun): stopping", file=sys.stderr, flush=True)  # fmt: skip
+        os._exit(1)
 
     def watch():
         while os.getppid() == parent:

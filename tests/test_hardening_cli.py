@@ -229,3 +229,31 @@ def test_workers_end_when_torchrun_is_killed():
         if not status.exists() or "\tZ" in status.read_text():  # gone, or a zombie
             return
     pytest.fail(f"worker {worker} still runs after its parent was killed")
+
+
+LAUNCHER = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]])
+print("worker exit", child.wait(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("parent_name", ["torchrun", "launcher"])
+def test_a_torchrun_worker_whose_parent_is_not_torchrun_stops_at_once(tmp_path, parent_name):
+    # As when torchrun is killed while its worker still imports torch: the worker has been
+    # handed to another parent before its watchdog could note torchrun's pid.
+    parent = tmp_path / parent_name  # the parent's command line: python .../<parent_name>
+    parent.write_text(LAUNCHER)
+    env = dict(os.environ, TORCHELASTIC_RUN_ID="test")
+    started = subprocess.Popen([sys.executable, parent, WORKER], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        line = started.stdout.readline()
+    finally:
+        started.kill()
+        _, stderr = started.communicate()
+    if parent_name == "torchrun":
+        assert line == "ready\n"
+    else:
+        assert line == "worker exit 1\n"
+        assert "torchrun, which started this worker, is gone" in stderr
