@@ -37,6 +37,8 @@ from grading.integrity import cell_hits  # noqa: E402
 from grading.problems import PROBLEM_SETS, SUSPICIOUS_NAMES  # noqa: E402
 
 CHEATS = Path(__file__).parent / "assignment_cheats"
+ANSWERS = Path(__file__).parent / "assignment_answers"
+REUSED = "# from assignment_answers: "  # a cheat's honest cell, written once in ANSWERS
 HONEST = {"alice": "ps05_class_imbalance", "bob": "ps02_transposed_as_conv"}
 MARKER = "cheat-marker"
 
@@ -50,8 +52,17 @@ def catalogue():
             continue
         header, _, body = path.read_text().partition("\n")
         ps, *points = header.lstrip("# ").split()
-        found[path.stem] = (ps, [float(p) for p in points], body.split("# ---\n"))
+        cells = [_honest(ps, cell) for cell in body.split("# ---\n")]
+        found[path.stem] = (ps, [float(p) for p in points], cells)
     return found
+
+
+def _honest(ps, cell):
+    """A cell; the line `# from assignment_answers: right-a/<grade id>.py` stands for that
+    honest answer of the problem set (which test_assignments grades full marks)."""
+    if not cell.startswith(REUSED):
+        return cell
+    return (ANSWERS / ps / cell.removeprefix(REUSED).strip()).read_text()
 
 
 def snapshot(course):
