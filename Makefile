@@ -20,7 +20,7 @@ REFERENCE := D2LSEG_DATA=sample D2LSEG_DEVICE=cpu
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
 .PHONY: lab test lint data notebooks bench clean assignments grade bubblewrap test-browser chromium \
-	python collect feedback-zip student-edition
+	python collect feedback-zip student-edition test-colab
 
 # Says which Python is used; refuses an unsupported one, or one other than $(VENV)'s.
 python:
@@ -80,6 +80,12 @@ chromium:
 
 test-browser: chromium $(BROWSER_INSTALLED)
 	$(BIN)/python -m pytest tests_browser -rP
+
+# The notebooks as on Google Colab: Python 3.13, NumPy 2, Colab's libraries only, the setup
+# cell cloning this repository's HEAD into an empty /content (tests_colab/run.sh). NOTEBOOKS=
+# narrows them (a glob in notebooks/).
+test-colab: bubblewrap
+	$(if $(filter command line,$(origin NOTEBOOKS)),NOTEBOOKS='$(NOTEBOOKS)') bash tests_colab/run.sh
 
 # Re-execute every notebook in place, in the reference setting (after changing one), then
 # `make test`.
