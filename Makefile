@@ -51,8 +51,8 @@ lab: data
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py tests_browser
-	$(BIN)/ruff format --check d2lseg tests benchmarks nbgrader_config.py tests_browser assignments/*.py \
+	$(BIN)/ruff check d2lseg tests benchmarks notebooks assignments nbgrader_config.py tests_browser tests_colab
+	$(BIN)/ruff format --check d2lseg tests benchmarks nbgrader_config.py tests_browser tests_colab assignments/*.py \
 		assignments/grading
 
 # Select the reference setting explicitly, whatever data (data/VOCdevkit, $$D2LSEG_VOC_DIR)
