@@ -1,11 +1,12 @@
 """Training speed: the book's step against ours in fp32, with `--amp auto`, and 2-process DDP.
 
-All four train the same model (`fcn_resnet18`, same initial weights, random: no ImageNet weights
+All of them train the same model (`fcn_resnet18`, same initial weights, random: no ImageNet weights
 here) on the same batches (random crops of the sample's training images, drawn once), with the
 same crop and batch size per process. The book's step is `d2l.train_batch_ch13` with the loss
 and SGD of its FCN chapter (void pixels relabelled background, which its loss needs); ours is
-`train_step` with AdamW plus the loop's bookkeeping, in full precision and in the precision
-`--amp auto` picks here. DDP is the same step in 2 processes launched by torchrun, one thread
+`train_step` with AdamW plus the loop's bookkeeping: in full precision as the notebooks
+compute (transposed convolutions, NCHW), in full precision as `--amp off` computes on the CPU
+(sub-pixel upsampling, channels-last), and in the precision `--amp auto` picks here. DDP is the same step in 2 processes launched by torchrun, one thread
 each, gloo. Then, for accuracy, `python -m d2lseg.train` trains for the same budget in fp32
 and with `--amp auto`, once per seed, and each run is scored on the validation crops: one run
 per mode cannot tell a cost of mixed precision from the spread between runs that round
@@ -229,18 +230,22 @@ def main():
     print(f"crop {args.crop[0]}x{args.crop[1]}, batch {args.batch_size} per process, "
           f"{args.batches - WARMUP} timed batches, {torch.get_num_threads()} threads; "
           f"--amp auto is {precision} here")  # fmt: skip
+    full = amp.precision_for("off", device)
     rates = {
         "book: d2l.train_batch_ch13, fp32": book(batches),
-        "d2lseg train_step, fp32": ours(batches, amp.FULL_PRECISION),
+        "d2lseg train_step, fp32 as the notebooks (NCHW, transposed)": ours(
+            batches, amp.FULL_PRECISION
+        ),  # fmt: skip
+        f"d2lseg train_step, --amp off ({full})": ours(batches, full),
         f"d2lseg train_step, --amp auto ({precision})": ours(batches, precision),
         "d2lseg train_step, bf16 without channels_last": ours(batches, plain_bf16),
         "d2lseg, 2-process DDP (gloo, 1 thread each), --amp auto": run_ddp(args),
     }
     reference = rates["book: d2l.train_batch_ch13, fp32"]
-    print(f"\n| {'loop':<58} | images/s | vs book |\n| --- | --- | --- |")
+    print(f"\n| {'loop':<70} | images/s | vs book |\n| --- | --- | --- |")
     for name, rate in rates.items():
-        print(f"| {name:<58} | {rate:8.1f} | {rate / reference:6.2f}x |")
-    print_profiles(batches[: WARMUP + args.profile_steps], [amp.FULL_PRECISION, precision])
+        print(f"| {name:<70} | {rate:8.1f} | {rate / reference:6.2f}x |")
+    print_profiles(batches[: WARMUP + args.profile_steps], [full, precision])
     if not args.seeds:
         return
 

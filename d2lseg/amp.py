@@ -5,11 +5,14 @@ bf16 on a CUDA GPU that supports it, else fp16 with a gradient scaler on CUDA, a
 precision everywhere else (older CPUs emulate bf16 slowly; MPS is left alone). Activations in
 the channels-last memory layout come with autocast: PyTorch's channels-last tutorial
 recommends them for mixed precision on tensor-core GPUs, and on a 2-core CPU they are a little
-faster too (55 against 54 images/s in bf16: benchmarks/train_speed.py). Under autocast on the
-CPU the FCN's x8 to x32 upsampling computes as a sub-pixel convolution (`subpixel`), in bf16
-(oneDNN's bf16 transposed-convolution kernel for the 64 x 64 upsampling kernel is some 20 times
-slower than its float32 one, the sub-pixel form's matrix product is not); the small x2
-transposed convolutions of FCN-16s/8s stay transposed convolutions, in float32.
+faster too (55 against 54 images/s in bf16: benchmarks/train_speed.py). On the CPU the
+command line's precisions (`precision_for`) compute the FCN's x8 to x32 upsampling as a
+sub-pixel convolution (`subpixel`): in bf16 because oneDNN's bf16 transposed-convolution
+kernel for the 64 x 64 upsampling kernel is some 20 times slower than its float32 one (the
+sub-pixel form's matrix product is not), and in full precision, with channels-last
+activations, because it is faster there too; the small x2 transposed convolutions of
+FCN-16s/8s stay transposed convolutions, in float32. `FULL_PRECISION`, the notebooks' default,
+computes as they teach: transposed convolutions, NCHW.
 """
 
 import sys
@@ -75,11 +78,14 @@ class Float32ConvTranspose2d(nn.ConvTranspose2d):
 @dataclass
 class Precision:
     """How a step computes: autocast dtype (None: full precision), a gradient scaler (on only
-    for fp16, whose small gradients would otherwise underflow to zero) and the memory layout."""
+    for fp16, whose small gradients would otherwise underflow to zero), the memory layout, and
+    whether the large upsampling layers compute as sub-pixel convolutions (on the CPU; always
+    under autocast there)."""
 
     device_type: str = "cpu"
     dtype: torch.dtype | None = None
     channels_last: bool = False
+    subpixel: bool = False
     scaler: torch.amp.GradScaler = field(init=False)
 
     def __post_init__(self):
@@ -96,12 +102,13 @@ class Precision:
         return x.to(memory_format=torch.channels_last) if self.channels_last else x
 
     def prepare(self, net):
-        """`net`, in place, ready to train in this precision: in the memory layout, and, under
-        autocast on the CPU, with its large upsampling layers computing as sub-pixel
-        convolutions and its other transposed convolutions in float32 (see the module's doc).
-        Full precision computes as the notebooks teach, with the transposed convolutions."""
-        if self.dtype is not None and self.device_type == "cpu":
+        """`net`, in place, ready to train in this precision: in the memory layout; on the
+        CPU with `subpixel` or under autocast, with its large upsampling layers computing as
+        sub-pixel convolutions, and under autocast its other transposed convolutions in
+        float32 (see the module's doc)."""
+        if self.device_type == "cpu" and (self.subpixel or self.dtype is not None):
             use_subpixel(net)
+        if self.dtype is not None and self.device_type == "cpu":
             for module in net.modules():
                 if type(module) is nn.ConvTranspose2d:
                     module.__class__ = Float32ConvTranspose2d
@@ -109,15 +116,20 @@ class Precision:
 
     def __str__(self):
         name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
-        return name + (", channels_last" if self.channels_last else "")
+        layout = ", channels_last" if self.channels_last else ""
+        return name + layout + (", sub-pixel upsampling" if self.subpixel else "")
 
 
 FULL_PRECISION = Precision()
 
 
 def precision_for(mode, device):
-    """The `Precision` for an --amp mode on `device`."""
+    """The `Precision` for an --amp mode on `device`: on the CPU, full precision too computes
+    with channels-last activations and sub-pixel upsampling (faster there:
+    benchmarks/train_speed.py)."""
     resolved = resolve_amp(mode, device)
+    cpu = device.type == "cpu"
     if resolved == "off":
-        return Precision(device.type)
-    return Precision(device.type, DTYPES[resolved], channels_last=device.type in ("cpu", "cuda"))
+        return Precision(device.type, channels_last=cpu, subpixel=cpu)
+    layout = device.type in ("cpu", "cuda")
+    return Precision(device.type, DTYPES[resolved], channels_last=layout, subpixel=cpu)

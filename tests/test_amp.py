@@ -1,5 +1,6 @@
 """Mixed precision: what `auto` picks on each device, and every mode this CPU runs trains."""
 
+import copy
 import sys
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 
 import d2lseg
 from d2lseg import amp, train
+from d2lseg.subpixel import SubpixelConvTranspose2d
 
 CPU, MPS, CUDA = torch.device("cpu"), torch.device("mps"), torch.device("cuda", 0)
 
@@ -86,6 +88,25 @@ def test_on_the_cpu_the_x32_upsampling_is_subpixel_in_bf16_and_the_x2_ones_float
         doubled, upsampling.weight, upsampling.bias, stride=16, padding=8
     )
     torch.testing.assert_close(out.float(), expected, rtol=0.02, atol=0.02)
+
+
+def test_full_precision_on_the_cpu_upsamples_by_subpixel_but_not_in_the_notebooks():
+    """`--amp off` on the CPU: the x32 upsampling is a sub-pixel convolution in float32, with
+    channels-last activations, and computes what the transposed convolution computes;
+    FULL_PRECISION (the notebooks' default) leaves the network as the notebooks teach it."""
+    torch.manual_seed(0)
+    plain = d2lseg.fcn_resnet18(num_classes=3, pretrained=False).eval()
+    off = amp.precision_for("off", CPU)
+    assert off.dtype is None and off.channels_last and off.subpixel
+    fast = off.prepare(copy.deepcopy(plain))
+    assert type(fast.transpose_conv) is SubpixelConvTranspose2d
+    X = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(off.layout(X)), plain(X), rtol=1e-4, atol=1e-4)
+    kept = amp.FULL_PRECISION.prepare(copy.deepcopy(plain))
+    assert type(kept.transpose_conv) is torch.nn.ConvTranspose2d
+    assert [str(amp.FULL_PRECISION), str(off)] == [
+        "fp32", "fp32, channels_last, sub-pixel upsampling"]  # fmt: skip
 
 
 @pytest.mark.parametrize("output_size", [None, (11, 12)])
