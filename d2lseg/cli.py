@@ -443,6 +443,7 @@ def _lock_checkpoint(parser, args):
     checkpoint = Path(os.path.realpath(args.checkpoint))
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     owner = f"pid {os.getpid()} on {socket.gethostname()}, started {started}"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)  # check_paths found it can be made
     try:
         lock = hold_lock(checkpoint.with_name(f".{checkpoint.name}.lock"), owner)
     except BlockingIOError as err:

@@ -237,3 +237,11 @@ def test_skip_variants_train_and_are_recorded(voc_dir, tmp_path, capsys, variant
     assert d2lseg.model.variant_of(net) == variant and len(history) == 1
     assert ckpt.read_checkpoint(tmp_path / "fcn.pt")["variant"] == variant
     assert f"training FCN-{variant}" in capsys.readouterr().out
+
+
+def test_a_checkpoint_in_a_folder_not_made_yet_is_written_there(voc_dir, tmp_path):
+    checkpoint = tmp_path / "runs" / "new" / "fcn.pt"
+    options = [*SMALL, "--epochs", "1", "--voc-dir", voc_dir, "--checkpoint", checkpoint,
+               "--out", tmp_path / "out"]  # fmt: skip
+    cli.main([str(o) for o in options])
+    assert ckpt.read_checkpoint(checkpoint)["history"][0]["epoch"] == 1
