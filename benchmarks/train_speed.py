@@ -1,17 +1,18 @@
 """Training speed: the book's step against ours in fp32, with `--amp auto`, and 2-process DDP.
 
-All of them train the same model (`fcn_resnet18`, same initial weights, random: no ImageNet weights
-here) on the same batches (random crops of the sample's training images, drawn once), with the
-same crop and batch size per process. The book's step is `d2l.train_batch_ch13` with the loss
-and SGD of its FCN chapter (void pixels relabelled background, which its loss needs); ours is
-`train_step` with AdamW plus the loop's bookkeeping: in full precision as the notebooks
+All of them train the same model (`fcn_resnet18`, same initial weights, random: no ImageNet
+weights here) on the same batches (random crops of the sample's training images, drawn once),
+with the same crop and batch size per process. The book's step is `d2l.train_batch_ch13` with
+the loss and SGD of its FCN chapter (void pixels relabelled background, which its loss needs);
+ours is `train_step` with AdamW plus the loop's bookkeeping: in full precision as the notebooks
 compute (transposed convolutions, NCHW), in full precision as `--amp off` computes on the CPU
-(sub-pixel upsampling, channels-last), and in the precision `--amp auto` picks here. DDP is the same step in 2 processes launched by torchrun, one thread
-each, gloo. Then, for accuracy, `python -m d2lseg.train` trains for the same budget in fp32
-and with `--amp auto`, once per seed, and each run is scored on the validation crops: one run
-per mode cannot tell a cost of mixed precision from the spread between runs that round
-differently, the mean over seeds can. Before the accuracy part, `torch.profiler` shows where
-a step of ours goes in fp32 and with `--amp auto` (`--seeds` with no seed skips the accuracy).
+(sub-pixel upsampling, channels-last), and in the precision `--amp auto` picks here. DDP is the
+same step in 2 processes launched by torchrun, one thread each, gloo. Then, for accuracy,
+`python -m d2lseg.train` trains for the same budget with `--amp off` and with `--amp auto`, once
+per seed, and each run is scored on the validation crops: one run per mode cannot tell a cost
+of mixed precision from the spread between runs that round differently, the mean over seeds
+can. Before the accuracy part, `torch.profiler` shows where a step of ours goes with `--amp off`
+and with `--amp auto` (`--seeds` with no seed skips the accuracy).
 
     python benchmarks/train_speed.py [--crop 128 128] [--batch-size 16] [--epochs 20]
                                      [--seeds 0 1 2 3 4] [--profile-steps 6]
